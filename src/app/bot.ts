@@ -1,0 +1,163 @@
+// The running bot: intake from VK, the job runner, and the outbox sender, started together and
+// stopped in order (intake first, then jobs, then what the outbox can still send).
+import type { AnalysisOptions } from '../analysis/types.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/driver.ts';
+import type { Logger } from '../log.ts';
+import { RateLimiter } from '../outbox/rate-limit.ts';
+import { OutboxSender } from '../outbox/sender.ts';
+import { recoverLeases } from '../queue/jobs.ts';
+import { JobRunner } from '../queue/runner.ts';
+import type { VkClient } from '../vk/client.ts';
+import type { HostAllowList } from '../vk/download.ts';
+import { parseIncoming, type RawMessage } from '../vk/incoming.ts';
+import { ANALYSE_PHOTO, takeMessage, type IntakeSettings } from './intake.ts';
+import { createPhotoJobHandler, type Analyser } from './photo-job.ts';
+import type { Texts } from './texts.ts';
+
+export interface BotDeps {
+  config: Config;
+  db: Database;
+  clock: Clock;
+  log: Logger;
+  random: () => number;
+  vk: VkClient;
+  analyser: Analyser;
+  texts: Texts;
+  allow: HostAllowList;
+}
+
+export interface Bot {
+  /** Stops intake, lets jobs finish until the deadline, flushes the outbox, then returns. */
+  stop(deadlineMs: number): Promise<void>;
+  runner: JobRunner;
+  sender: OutboxSender;
+}
+
+export function analysisOptions(config: Config): AnalysisOptions {
+  return {
+    maxPixels: Math.round(config.maxMegapixels * 1_000_000),
+    minSide: config.minSide,
+    darkMean: config.darkMean,
+    brightClipShare: config.brightClipShare,
+    blurVariance: config.blurVariance,
+    minMegapixels: config.minMegapixels,
+  };
+}
+
+function isRetryable(error: unknown): boolean {
+  return Boolean(error && typeof error === 'object' && 'retryable' in error && error.retryable);
+}
+
+export async function startBot(deps: BotDeps): Promise<Bot> {
+  const { config, db, clock, log, random } = deps;
+  const backoff = { baseMs: config.retryBaseMs, capMs: config.retryCapMs };
+
+  const sender = new OutboxSender(
+    { db, clock, log, random, transport: deps.vk.transport, limiter: new RateLimiter(config.sendRate, clock) },
+    {
+      concurrency: Math.min(8, config.sendRate),
+      pollMs: 1000,
+      shortBackoff: backoff,
+      longBackoff: { baseMs: config.floodBackoffMs, capMs: Math.max(config.floodBackoffMs, config.retryCapMs) },
+      maxAttempts: config.sendAttempts,
+    },
+  );
+
+  const photoJob = createPhotoJobHandler({
+    db,
+    analyser: deps.analyser,
+    texts: deps.texts,
+    random,
+    onResultQueued: () => sender.notify(),
+    settings: {
+      download: { timeoutMs: config.downloadTimeoutMs, maxBytes: Math.round(config.maxDownloadMb * 1024 * 1024), maxRedirects: 3 },
+      allow: deps.allow,
+      analysis: analysisOptions(config),
+      thresholds: config,
+      report: { maxMegapixels: config.maxMegapixels, maxDownloadMb: config.maxDownloadMb, minSide: config.minSide },
+      duplicateDistance: config.duplicateDistance,
+      textLimit: config.textLimit,
+    },
+  });
+
+  const runner = new JobRunner(
+    { db, clock, log, random, handlers: { [ANALYSE_PHOTO]: photoJob } },
+    {
+      // Downloads overlap with analysis, so keep a few more jobs in flight than workers.
+      concurrency: config.workers * 2,
+      leaseMs: Math.max(config.analysisTimeoutMs + config.downloadTimeoutMs, 30_000),
+      pollMs: 1000,
+      backoff,
+    },
+  );
+
+  // This process owns the database (one bot per file), so no lease from before is alive.
+  const recovered = recoverLeases(db, clock.now(), true);
+  if (recovered > 0) log.info('jobs of a stopped run put back in the queue', { jobs: recovered });
+
+  const intake: IntakeSettings = {
+    trigger: config.trigger,
+    hints: config.hints,
+    maxPhotos: config.maxPhotos,
+    jobAttempts: config.jobAttempts,
+    textLimit: config.textLimit,
+  };
+  let accepting = true;
+
+  async function onMessage(raw: RawMessage, eventId: string | null): Promise<void> {
+    if (!accepting) return;
+    let message = raw;
+    if (raw.is_cropped && typeof raw.peer_id === 'number' && typeof raw.conversation_message_id === 'number') {
+      try {
+        message = (await deps.vk.fetchMessage(raw.peer_id, raw.conversation_message_id)) ?? raw;
+      } catch (error) {
+        log.warn('could not load a cropped message in full; using what the event carried', { error });
+      }
+    }
+    const incoming = parseIncoming(message, clock.now());
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = takeMessage(db, incoming, eventId, intake, deps.texts, clock.now(), random);
+        if (result.kind === 'application') {
+          runner.notify();
+          log.info('application received', {
+            application: result.applicationId,
+            peer: incoming.peerId,
+            from: incoming.fromId,
+            photos: result.photos,
+          });
+        } else if (result.kind === 'duplicate') {
+          log.info('repeated message ignored', { peer: incoming.peerId, cmid: incoming.conversationMessageId });
+        }
+        if (result.kind !== 'ignored' && result.kind !== 'duplicate') sender.notify();
+        return;
+      } catch (error) {
+        // A busy or briefly full database must not drop the message: try again shortly.
+        if (!isRetryable(error) || attempt >= 20) {
+          log.error('message could not be recorded', { peer: incoming.peerId, cmid: incoming.conversationMessageId, error });
+          return;
+        }
+        await clock.sleep(Math.min(50 * attempt, 1000));
+      }
+    }
+  }
+
+  sender.start();
+  runner.start();
+  await deps.vk.startPolling(onMessage);
+
+  return {
+    runner,
+    sender,
+    async stop(deadlineMs) {
+      accepting = false;
+      await deps.vk.stopPolling();
+      const until = clock.now() + deadlineMs;
+      await runner.stop(Math.max(until - clock.now(), 0));
+      await sender.stop(Math.max(until - clock.now(), 0));
+      deps.vk.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Intake: ONE transaction per incoming message records it under its dedup key and, for an
+// application, the application, its photos, one analysis job per photo and the acknowledgement.
+import type { Database } from '../db/driver.ts';
+import { insertApplication, insertPhoto, recordUpdate } from '../db/applications.ts';
+import { queueMessage } from '../outbox/store.ts';
+import { enqueue } from '../queue/jobs.ts';
+import { isTrigger, type IncomingMessage } from '../vk/incoming.ts';
+import type { Texts } from './texts.ts';
+
+export const ANALYSE_PHOTO = 'analyse_photo';
+
+export interface IntakeSettings {
+  trigger: string;
+  hints: boolean;
+  maxPhotos: number;
+  jobAttempts: number;
+  textLimit: number;
+}
+
+export type IntakeResult =
+  | { kind: 'duplicate' }
+  | { kind: 'ignored' }
+  | { kind: 'no_photo' | 'hint' }
+  | { kind: 'application'; applicationId: number; photos: number };
+
+/** VK numbers messages per conversation; the pair names one message whatever the transport. */
+export function dedupKey(msg: Pick<IncomingMessage, 'peerId' | 'conversationMessageId'>): string {
+  return `message:${msg.peerId}:${msg.conversationMessageId}`;
+}
+
+const CHAT_PEER_OFFSET = 2_000_000_000;
+
+export function takeMessage(
+  db: Database,
+  msg: IncomingMessage,
+  eventId: string | null,
+  settings: IntakeSettings,
+  texts: Texts,
+  now: number,
+  random: () => number,
+): IntakeResult {
+  const trigger = isTrigger(msg.text, settings.trigger);
+  const isChat = msg.peerId > CHAT_PEER_OFFSET;
+  // Chats are busy: only the trigger is answered there. In private messages a hint helps.
+  if (!trigger && (isChat || !settings.hints)) return { kind: 'ignored' };
+
+  return db.transaction((): IntakeResult => {
+    const outcome = !trigger ? 'hint' : msg.photos.length === 0 ? 'no_photo' : 'application';
+    const fresh = recordUpdate(
+      db,
+      { dedupKey: dedupKey(msg), eventId, peerId: msg.peerId, fromId: msg.fromId, outcome },
+      now,
+    );
+    if (!fresh) return { kind: 'duplicate' };
+    const reply = (message: string, purpose: 'ack' | 'no_photo' | 'hint', applicationId: number | null) =>
+      queueMessage(db, { peerId: msg.peerId, message, purpose, applicationId }, settings.textLimit, now, random);
+    if (outcome !== 'application') {
+      reply(outcome === 'hint' ? texts.hint : texts.noPhoto, outcome, null);
+      return { kind: outcome };
+    }
+    const photos = msg.photos.slice(0, settings.maxPhotos);
+    const applicationId = insertApplication(
+      db,
+      {
+        peerId: msg.peerId,
+        fromId: msg.fromId,
+        conversationMessageId: msg.conversationMessageId,
+        messageId: msg.messageId,
+        sentAt: msg.sentAt,
+        photoCount: photos.length,
+      },
+      now,
+    );
+    photos.forEach((photo, i) => {
+      const photoId = insertPhoto(db, { applicationId, position: i + 1, origin: photo.origin, url: photo.url });
+      enqueue(db, { kind: ANALYSE_PHOTO, payload: { photoId }, maxAttempts: settings.jobAttempts }, now);
+    });
+    reply(texts.ack, 'ack', applicationId);
+    return { kind: 'application', applicationId, photos: photos.length };
+  });
+}

@@ -1,0 +1,78 @@
+// argv -> command: the command name, its --flags (for config and the command) and positionals.
+
+export const COMMANDS = ['run', 'sandbox', 'status', 'migrate', 'help', 'version'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export interface ParsedArgs {
+  command: CommandName;
+  /** Flags that configure the bot (--db, --port, ...), validated by config.ts. */
+  settings: Map<string, string>;
+  /** Flags of the command itself (e.g. --json). */
+  switches: Set<string>;
+  positionals: string[];
+}
+
+export class UsageError extends Error {
+  readonly code = 'usage';
+  readonly retryable = false;
+}
+
+const SWITCHES = new Set(['json', 'help', 'version']);
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  const settings = new Map<string, string>();
+  const switches = new Set<string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '-h') {
+      switches.add('help');
+    } else if (arg === '-v') {
+      switches.add('version');
+    } else if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq === -1 ? undefined : eq);
+      if (SWITCHES.has(name) && eq === -1) {
+        switches.add(name);
+        continue;
+      }
+      const value = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
+      if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+      if (eq === -1) i += 1;
+      settings.set(name, value);
+    } else {
+      positionals.push(arg);
+    }
+  }
+  let command: CommandName = 'run';
+  const first = positionals[0];
+  if (first !== undefined) {
+    if (!(COMMANDS as readonly string[]).includes(first)) {
+      throw new UsageError(`unknown command "${first}"; commands: ${COMMANDS.join(', ')}`);
+    }
+    command = first as CommandName;
+    positionals.shift();
+  }
+  if (switches.has('help')) command = 'help';
+  else if (switches.has('version')) command = 'version';
+  return { command, settings, switches, positionals };
+}
+
+export function helpText(settingsHelp: string): string {
+  return `zakadrom: a VK community bot that takes photo applications, answers at once,
+analyses the photos in the background and sends the findings later.
+
+Usage: zakadrom [command] [options]
+
+Commands:
+  run              the bot (default). With VK_TOKEN it talks to VK; without, it starts a
+                   local VK emulator (the sandbox) on 127.0.0.1 and works offline
+  sandbox          the VK emulator alone (a bot in another process uses --vk-api-url)
+  status [--json]  what is in the database; safe while the bot runs
+  migrate          apply database migrations and exit
+  --version, --help
+
+Options (flag / environment variable):
+${settingsHelp}
+`;
+}

@@ -1,0 +1,215 @@
+#!/usr/bin/env bun
+// Composition root: argv and environment -> config -> dependencies -> loops -> signals.
+// The only module that reads process.env / process.argv or exits.
+import { existsSync } from 'node:fs';
+import { createAnalysisPool } from './analysis/pool.ts';
+import { analysisOptions, startBot } from './app/bot.ts';
+import { formatStatus, readStatus } from './app/status.ts';
+import { RUSSIAN_TEXTS } from './app/texts.ts';
+import { helpText, parseArgs, UsageError, type ParsedArgs } from './cli.ts';
+import { systemClock } from './clock.ts';
+import { ConfigError, describeSettings, parseConfig, type Config } from './config.ts';
+import { openDatabase, type Database } from './db/driver.ts';
+import { loadMigrationFiles } from './db/migration-files.ts';
+import { migrate, parseMigrations } from './db/migrate.ts';
+import { createLogger, redact, type Logger } from './log.ts';
+import { sandboxImagesFromPool } from './sandbox/images.ts';
+import { startSandbox, type Sandbox } from './sandbox/server.ts';
+import { createVkClient } from './vk/client.ts';
+import { VK_IMAGE_HOST_SUFFIXES, type HostAllowList } from './vk/download.ts';
+import { VERSION } from './version.ts';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/** A failure the user can act on: printed as one clear message, no stack. */
+class StartError extends Error {
+  readonly code = 'start_failed';
+  readonly retryable = false;
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function makeLogger(config: Config): Logger {
+  const json = config.logFormat === 'json' || (config.logFormat === 'auto' && !process.stderr.isTTY);
+  return createLogger({
+    level: config.logLevel,
+    json,
+    write: (line) => process.stderr.write(line),
+    now: Date.now,
+    secrets: config.token ? [config.token] : [],
+  });
+}
+
+function openAndMigrate(config: Config, log: Logger): Database {
+  let db: Database;
+  try {
+    db = openDatabase(config.db, { busyTimeoutMs: 5000 });
+  } catch (error) {
+    throw new StartError(
+      `cannot open the database ${config.db}: ${error instanceof Error ? error.message : String(error)}. ` +
+        'Check that the folder exists and is writable, or choose another file with --db / ZAKADROM_DB.',
+    );
+  }
+  const applied = migrate(db, parseMigrations(loadMigrationFiles()), Date.now());
+  if (applied.length > 0) log.info('database migrated', { db: config.db, versions: applied });
+  return db;
+}
+
+function onSignals(handler: (signal: string) => void): void {
+  let fired = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (fired) {
+        process.stderr.write('second signal: exiting now\n');
+        process.exit(130);
+      }
+      fired = true;
+      handler(signal);
+    });
+  }
+}
+
+async function listenSandbox(config: Config, images: Parameters<typeof startSandbox>[0]['images']): Promise<Sandbox> {
+  try {
+    return await startSandbox({ port: config.port, images });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE') {
+      throw new StartError(
+        `port ${config.port} on 127.0.0.1 is in use; choose another with --port N or ZAKADROM_SANDBOX_PORT (0 picks a free port)`,
+      );
+    }
+    throw error;
+  }
+}
+
+async function runBot(config: Config, log: Logger): Promise<void> {
+  const clock = systemClock();
+  const db = openAndMigrate(config, log);
+  const pool = createAnalysisPool({ threads: config.workers, taskTimeoutMs: config.analysisTimeoutMs });
+  let sandbox: Sandbox | undefined;
+  let token = config.token;
+  let apiUrl = config.vkApiUrl;
+  let groupId = config.groupId;
+  if (!token) {
+    sandbox = await listenSandbox(config, sandboxImagesFromPool(pool, analysisOptions(config).maxPixels));
+    process.stdout.write(`sandbox: ${sandbox.baseUrl}\n`);
+    token = 'sandbox';
+    apiUrl = sandbox.apiUrl;
+    groupId = sandbox.groupId;
+  }
+  const allow: HostAllowList = {
+    suffixes: VK_IMAGE_HOST_SUFFIXES,
+    // A loopback API URL is a sandbox: its photos are served from the same origin.
+    origins: isLoopback(apiUrl) ? [new URL(apiUrl).origin] : [],
+  };
+  const vk = createVkClient({ token, apiUrl, groupId, requestsPerSecond: config.sendRate, apiTimeoutMs: config.apiTimeoutMs });
+  const bot = await startBot({
+    config,
+    db,
+    clock,
+    log,
+    random: Math.random,
+    vk,
+    analyser: pool,
+    texts: RUSSIAN_TEXTS,
+    allow,
+  }).catch((error: unknown) => {
+    throw new StartError(`cannot connect to VK at ${apiUrl}: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  log.info('bot ready', { db: config.db, api: apiUrl, workers: config.workers, sandbox: sandbox?.baseUrl ?? null });
+
+  onSignals(async (signal) => {
+    log.info('shutting down', { signal });
+    try {
+      await bot.stop(SHUTDOWN_DEADLINE_MS);
+      await pool.close();
+      await sandbox?.close();
+      db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      db.close();
+      log.info('stopped cleanly');
+      process.exit(0);
+    } catch (error) {
+      log.error('shutdown failed', { error });
+      process.exit(1);
+    }
+  });
+}
+
+async function runSandbox(config: Config, log: Logger): Promise<void> {
+  const pool = createAnalysisPool({ threads: 1, taskTimeoutMs: config.analysisTimeoutMs });
+  const sandbox = await listenSandbox(config, sandboxImagesFromPool(pool, analysisOptions(config).maxPixels));
+  process.stdout.write(`sandbox: ${sandbox.baseUrl}\n`);
+  log.info('sandbox ready', { api: sandbox.apiUrl, group_id: sandbox.groupId });
+  onSignals(async () => {
+    await sandbox.close();
+    await pool.close();
+    process.exit(0);
+  });
+}
+
+function runStatus(config: Config, args: ParsedArgs): void {
+  if (!existsSync(config.db)) {
+    throw new StartError(`no database at ${config.db}; start the bot first, or point --db / ZAKADROM_DB at its file`);
+  }
+  const db = openDatabase(config.db, { busyTimeoutMs: 5000, readonly: true });
+  try {
+    const status = readStatus(db, Date.now());
+    process.stdout.write(args.switches.has('json') ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status) + '\n');
+  } finally {
+    db.close();
+  }
+}
+
+async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let args: ParsedArgs;
+  let config: Config;
+  try {
+    args = parseArgs(argv);
+    if (args.command === 'help') {
+      process.stdout.write(helpText(describeSettings()));
+      return 0;
+    }
+    if (args.command === 'version') {
+      process.stdout.write(`zakadrom ${VERSION}\n`);
+      return 0;
+    }
+    config = parseConfig(args.settings, env);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`zakadrom: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = makeLogger(config);
+  try {
+    switch (args.command) {
+      case 'run':
+        await runBot(config, log);
+        return -1; // keeps running until a signal
+      case 'sandbox':
+        await runSandbox(config, log);
+        return -1;
+      case 'status':
+        runStatus(config, args);
+        return 0;
+      case 'migrate':
+        openAndMigrate(config, log).close();
+        return 0;
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`zakadrom: ${redact(message, config.token ? [config.token] : [])}\n`);
+    if (!(error instanceof StartError) && !(error && typeof error === 'object' && 'code' in error)) {
+      log.debug('stack', { stack: error instanceof Error ? error.stack : undefined });
+    }
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2), process.env);
+if (code >= 0) process.exit(code);

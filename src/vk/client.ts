@@ -1,0 +1,105 @@
+// vk-io wiring: the API client pointed at VK or the sandbox, messages.send for the outbox,
+// and the Bots Long Poll feeding raw messages to intake.
+import http from 'node:http';
+import https from 'node:https';
+import { APIError, VK } from 'vk-io';
+import type { MessageTransport } from '../outbox/sender.ts';
+import type { RawMessage } from './incoming.ts';
+
+export interface VkOptions {
+  token: string;
+  apiUrl: string;
+  /** 0: vk-io asks VK which community the token belongs to. */
+  groupId: number;
+  requestsPerSecond: number;
+  apiTimeoutMs: number;
+}
+
+/** A failed VK call: VK's error code, or null for transport trouble (network, 5xx, timeout). */
+export class VkCallError extends Error {
+  readonly code = 'vk_call_failed';
+  readonly retryable: boolean;
+  constructor(
+    readonly vkCode: number | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'VkCallError';
+    this.retryable = vkCode === null || vkCode === 6 || vkCode === 10;
+  }
+}
+
+function toVkCallError(error: unknown, method: string): VkCallError {
+  if (error instanceof APIError) return new VkCallError(Number(error.code), `${method}: VK error ${error.code}: ${error.message}`);
+  return new VkCallError(null, `${method}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+export interface VkClient {
+  vk: VK;
+  transport: MessageTransport;
+  /** The full message when a long-poll event was cropped. */
+  fetchMessage(peerId: number, conversationMessageId: number): Promise<RawMessage | undefined>;
+  /** Subscribes and starts the long poll; resolves once the first poll is under way. */
+  startPolling(onMessage: (message: RawMessage, eventId: string | null) => Promise<void>): Promise<void>;
+  /** Stops taking updates; the API stays usable so the outbox can still send. */
+  stopPolling(): Promise<void>;
+  close(): void;
+}
+
+export function createVkClient(options: VkOptions): VkClient {
+  const secure = options.apiUrl.startsWith('https:');
+  // vk-io types the agent as https.Agent, but an http:// base URL needs an http.Agent.
+  const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const vk = new VK({
+    token: options.token,
+    apiBaseUrl: options.apiUrl,
+    agent: agent as https.Agent,
+    apiLimit: options.requestsPerSecond,
+    apiTimeout: options.apiTimeoutMs,
+    // The outbox retries with its own back-off and the stored random_id; vk-io must not add
+    // blind retries of its own on top (it still re-queues error 6 itself, same random_id).
+    apiRetryLimit: 0,
+    ...(options.groupId > 0 ? { pollingGroupId: options.groupId } : {}),
+  });
+
+  const transport: MessageTransport = {
+    async send(peerId, randomId, message) {
+      try {
+        const id = await vk.api.messages.send({ peer_id: peerId, random_id: randomId, message, dont_parse_links: 1 });
+        return Number(id);
+      } catch (error) {
+        throw toVkCallError(error, 'messages.send');
+      }
+    },
+  };
+
+  return {
+    vk,
+    transport,
+    async fetchMessage(peerId, conversationMessageId) {
+      try {
+        const { items } = await vk.api.messages.getByConversationMessageId({
+          peer_id: peerId,
+          conversation_message_ids: conversationMessageId,
+          group_id: options.groupId > 0 ? options.groupId : undefined,
+        });
+        return items[0] as RawMessage | undefined;
+      } catch (error) {
+        throw toVkCallError(error, 'messages.getByConversationMessageId');
+      }
+    },
+    async startPolling(onMessage) {
+      vk.updates.on('message_new', async (context) => {
+        // The raw VK message object: intake parses it itself, so vk-io's getters are not relied on.
+        await onMessage((context as unknown as { message: RawMessage }).message, null);
+      });
+      await vk.updates.start();
+    },
+    async stopPolling() {
+      await vk.updates.stop();
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}

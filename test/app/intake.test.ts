@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { after, beforeEach, describe, it } from 'node:test';
+import { takeMessage, type IntakeSettings } from '../../src/app/intake.ts';
+import { RUSSIAN_TEXTS } from '../../src/app/texts.ts';
+import { parseIncoming, type RawMessage } from '../../src/vk/incoming.ts';
+import { tempDb, type TempDb } from '../helpers/db.ts';
+
+const settings: IntakeSettings = { trigger: 'подать заявку', hints: true, maxPhotos: 10, jobAttempts: 5, textLimit: 4000 };
+const photo = (url: string) => ({ type: 'photo', photo: { sizes: [{ type: 'x', url, width: 604, height: 453 }] } });
+
+function take(t: TempDb, raw: RawMessage) {
+  return takeMessage(t.db, parseIncoming(raw, 0), null, settings, RUSSIAN_TEXTS, 1000, Math.random);
+}
+function counts(t: TempDb) {
+  const n = (sql: string) => t.db.prepare(sql).get<{ n: number }>()?.n;
+  return {
+    applications: n('SELECT COUNT(*) AS n FROM applications'),
+    photos: n('SELECT COUNT(*) AS n FROM photos'),
+    jobs: n('SELECT COUNT(*) AS n FROM jobs'),
+    outbox: n('SELECT COUNT(*) AS n FROM outbox'),
+  };
+}
+
+describe('intake', () => {
+  const t = tempDb();
+  after(() => t.cleanup());
+  beforeEach(() => t.db.exec('DELETE FROM outbox; DELETE FROM jobs; DELETE FROM photos; DELETE FROM applications; DELETE FROM updates;'));
+
+  const base = { peer_id: 100001, from_id: 100001, date: 1, text: 'подать заявку' };
+
+  it('records one application, its photo, one job and the acknowledgement in one go', () => {
+    const r = take(t, { ...base, conversation_message_id: 1, attachments: [photo('https://sun9-1.userapi.com/a.jpg')] });
+    assert.equal(r.kind, 'application');
+    assert.deepEqual(counts(t), { applications: 1, photos: 1, jobs: 1, outbox: 1 });
+    const ack = t.db.prepare('SELECT message, purpose, random_id FROM outbox').get<{ message: string; purpose: string; random_id: number }>();
+    assert.equal(ack?.message, RUSSIAN_TEXTS.ack);
+    assert.equal(ack?.purpose, 'ack');
+    assert.ok(ack && ack.random_id > 0 && ack.random_id < 2 ** 31, 'random_id fixed at creation, int32');
+  });
+
+  it('takes the same update delivered twice once', () => {
+    const raw = { ...base, conversation_message_id: 2, attachments: [photo('https://sun9-1.userapi.com/b.jpg')] };
+    assert.equal(take(t, raw).kind, 'application');
+    assert.equal(take(t, raw).kind, 'duplicate');
+    assert.deepEqual(counts(t), { applications: 1, photos: 1, jobs: 1, outbox: 1 });
+  });
+
+  it('answers a trigger without a photo and queues nothing else', () => {
+    assert.equal(take(t, { ...base, conversation_message_id: 3 }).kind, 'no_photo');
+    assert.deepEqual(counts(t), { applications: 0, photos: 0, jobs: 0, outbox: 1 });
+    assert.equal(t.db.prepare('SELECT message FROM outbox').get<{ message: string }>()?.message, 'Вы не прислали фотографию!');
+  });
+
+  it('makes one application of two photos in one message, a job each', () => {
+    const r = take(t, {
+      ...base,
+      conversation_message_id: 4,
+      attachments: [photo('https://sun9-1.userapi.com/c.jpg'), photo('https://sun9-1.userapi.com/d.jpg')],
+    });
+    assert.deepEqual(r.kind === 'application' && r.photos, 2);
+    assert.deepEqual(counts(t), { applications: 1, photos: 2, jobs: 2, outbox: 1 });
+  });
+
+  it('takes a photo inside a forwarded message and inside a reply', () => {
+    take(t, { ...base, conversation_message_id: 5, fwd_messages: [{ from_id: 7, text: '', attachments: [photo('https://sun9-1.userapi.com/f.jpg')] }] });
+    take(t, { ...base, conversation_message_id: 6, reply_message: { from_id: 7, text: '', attachments: [photo('https://sun9-1.userapi.com/r.jpg')] } });
+    const origins = t.db.prepare('SELECT origin FROM photos ORDER BY id').all<{ origin: string }>().map((r) => r.origin);
+    assert.deepEqual(origins, ['forward', 'reply']);
+  });
+
+  it('hints in private messages, stays silent in chats', () => {
+    assert.equal(take(t, { ...base, text: 'привет', conversation_message_id: 7 }).kind, 'hint');
+    assert.equal(take(t, { ...base, peer_id: 2000000001, text: 'привет', conversation_message_id: 8 }).kind, 'ignored');
+    assert.deepEqual(counts(t), { applications: 0, photos: 0, jobs: 0, outbox: 1 });
+  });
+
+  it('keeps at most maxPhotos photos', () => {
+    const attachments = Array.from({ length: 14 }, (_, i) => photo(`https://sun9-1.userapi.com/${i}.jpg`));
+    const r = take(t, { ...base, conversation_message_id: 9, attachments });
+    assert.equal(r.kind === 'application' && r.photos, 10);
+  });
+
+  it('rolls back everything when any part fails', () => {
+    t.db.exec('CREATE TEMP TRIGGER boom BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, \'disk trouble\'); END');
+    try {
+      assert.throws(() => take(t, { ...base, conversation_message_id: 10, attachments: [photo('https://sun9-1.userapi.com/z.jpg')] }));
+    } finally {
+      t.db.exec('DROP TRIGGER boom');
+    }
+    assert.deepEqual(counts(t), { applications: 0, photos: 0, jobs: 0, outbox: 0 });
+    assert.equal(t.db.prepare('SELECT COUNT(*) AS n FROM updates').get<{ n: number }>()?.n, 0, 'the update can be taken again');
+  });
+});
