@@ -78,19 +78,23 @@ CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state = 'queued';
 CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state = 'running';
 
 -- Messages to send, each with the random_id fixed at creation so VK drops repeats.
+-- A text longer than VK takes goes out in parts of at most part_limit characters; sent_chars
+-- says how much of it VK has already accepted, so parts survive restarts in order.
 CREATE TABLE outbox (
   id               INTEGER PRIMARY KEY,
   peer_id          INTEGER NOT NULL,
-  random_id        INTEGER NOT NULL,
+  random_id        INTEGER NOT NULL,            -- of the first part; later parts derive theirs
   message          TEXT NOT NULL,
+  part_limit       INTEGER NOT NULL CHECK (part_limit > 0),
+  sent_chars       INTEGER NOT NULL DEFAULT 0,
   purpose          TEXT NOT NULL CHECK (purpose IN ('ack', 'result', 'no_photo', 'hint')),
   application_id   INTEGER REFERENCES applications (id),
-  state            TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'undeliverable', 'failed', 'split')),
+  state            TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'undeliverable', 'failed')),
   attempts         INTEGER NOT NULL DEFAULT 0,
   next_attempt_at  INTEGER NOT NULL,
   last_error_code  INTEGER,
   last_error       TEXT,
-  vk_message_id    INTEGER,
+  vk_message_id    INTEGER,                     -- of the last part sent
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   sent_at          INTEGER

@@ -187,7 +187,13 @@ export const SETTINGS = {
     parse: integer(100, 9000),
     doc: 'longest message text; longer results are sent in parts',
   },
-  minSide: { flag: 'min-side', env: 'ZAKADROM_MIN_SIDE', default: 64, parse: integer(1, 10000), doc: 'shorter side below this: too small' },
+  minSide: {
+    flag: 'min-side',
+    env: 'ZAKADROM_MIN_SIDE',
+    default: 8,
+    parse: integer(1, 10000),
+    doc: 'shorter side in pixels below this: too small to analyse (low resolution is judged by --min-megapixels)',
+  },
   minMegapixels: {
     flag: 'min-megapixels',
     env: 'ZAKADROM_MIN_MEGAPIXELS',

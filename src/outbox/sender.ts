@@ -10,12 +10,14 @@ import type { RateLimiter } from './rate-limit.ts';
 import {
   dueMessages,
   markFinal,
-  markSent,
+  markPartSent,
   nextMessageDueAt,
+  nextPart,
   recordAttempt,
   reschedule,
-  splitMessage,
+  shrinkParts,
   type OutboxRow,
+  type OutgoingPart,
 } from './store.ts';
 
 /** What the sender needs from VK: messages.send; failures carry VK's error code or null. */
@@ -126,16 +128,17 @@ export class OutboxSender {
     try {
       recordAttempt(db, row.id, clock.now());
       const attempt = row.attempts + 1;
+      const part = nextPart(row);
       let messageId: number;
       try {
-        messageId = await transport.send(row.peer_id, row.random_id, row.message);
+        messageId = await transport.send(row.peer_id, part.randomId, part.text);
       } catch (error) {
-        this.settleFailure(row, attempt, sendFailureOf(error));
+        this.settleFailure(row, part, attempt, sendFailureOf(error));
         return;
       }
-      markSent(db, row.id, messageId, clock.now());
-      this.stats.sent += 1;
-      log.info('message sent', { outbox: row.id, peer: row.peer_id, purpose: row.purpose, attempt });
+      markPartSent(db, row.id, part, messageId, clock.now());
+      if (part.isLast) this.stats.sent += 1;
+      log.info(part.isLast ? 'message sent' : 'message part sent', { outbox: row.id, peer: row.peer_id, purpose: row.purpose, attempt });
     } catch (error) {
       // The database refused (busy, full disk): the row stays pending and is sent again with
       // the same random_id, which VK drops if the first call went through.
@@ -143,7 +146,7 @@ export class OutboxSender {
     }
   }
 
-  private settleFailure(row: OutboxRow, attempt: number, failure: SendFailure): void {
+  private settleFailure(row: OutboxRow, part: OutgoingPart, attempt: number, failure: SendFailure): void {
     const { db, clock, log, random } = this.deps;
     const now = clock.now();
     const decision = classifySendFailure(failure);
@@ -169,9 +172,9 @@ export class OutboxSender {
         log.warn('message undeliverable: the user does not accept messages from the community', fields);
         return;
       case 'split':
-        db.transaction(() => splitMessage(db, row, now, random));
+        shrinkParts(db, row.id, part.text.length, now);
         this.stats.split += 1;
-        log.warn('message too long for VK; split into parts', fields);
+        log.warn('message too long for VK; sending it in smaller parts', fields);
         return;
       case 'fail':
         markFinal(db, row.id, 'failed', failure.vkCode, failure.message, now);

@@ -1,15 +1,17 @@
 // The outbox table: messages waiting to be sent, each with its random_id fixed at creation.
 import type { Database } from '../db/driver.ts';
-import { splitText } from './split.ts';
+import { firstPart } from './split.ts';
 
 export type OutboxPurpose = 'ack' | 'result' | 'no_photo' | 'hint';
-export type OutboxState = 'pending' | 'sent' | 'undeliverable' | 'failed' | 'split';
+export type OutboxState = 'pending' | 'sent' | 'undeliverable' | 'failed';
 
 export interface OutboxRow {
   id: number;
   peer_id: number;
   random_id: number;
   message: string;
+  part_limit: number;
+  sent_chars: number;
   purpose: OutboxPurpose;
   application_id: number | null;
   attempts: number;
@@ -27,18 +29,34 @@ export function newRandomId(random: () => number): number {
   return 1 + Math.floor(random() * 0x7ffffffe);
 }
 
+/** Queues a message inside the caller's transaction; it goes out in parts of at most partLimit. */
+export function queueMessage(db: Database, msg: NewMessage, partLimit: number, now: number, random: () => number): number {
+  return db
+    .prepare(
+      `INSERT INTO outbox (peer_id, random_id, message, part_limit, purpose, application_id, state, attempts, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+    )
+    .run(msg.peerId, newRandomId(random), msg.message, partLimit, msg.purpose, msg.applicationId, now, now, now).lastInsertRowid;
+}
+
+export interface OutgoingPart {
+  text: string;
+  randomId: number;
+  /** sent_chars once VK accepted this part. */
+  sentCharsAfter: number;
+  isLast: boolean;
+}
+
 /**
- * Queues a message inside the caller's transaction. Text longer than maxLength is stored as
- * several rows, in order, so VK never has to refuse it.
+ * The part to send next. Its random_id depends only on the row and where the part starts, so a
+ * part sent again after a crash carries the same id and VK drops the repeat.
  */
-export function queueMessage(db: Database, msg: NewMessage, maxLength: number, now: number, random: () => number): number[] {
-  const insert = db.prepare(
-    `INSERT INTO outbox (peer_id, random_id, message, purpose, application_id, state, attempts, next_attempt_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-  );
-  return splitText(msg.message, maxLength).map(
-    (part) => insert.run(msg.peerId, newRandomId(random), part, msg.purpose, msg.applicationId, now, now, now).lastInsertRowid,
-  );
+export function nextPart(row: OutboxRow): OutgoingPart {
+  const part = firstPart(row.message.slice(row.sent_chars), row.part_limit);
+  const sentCharsAfter = row.sent_chars + part.next;
+  const randomId =
+    row.sent_chars === 0 ? row.random_id : ((row.random_id ^ Math.imul(row.sent_chars, 0x9e3779b1)) >>> 0) % 0x7ffffffe + 1;
+  return { text: part.text, randomId, sentCharsAfter, isLast: sentCharsAfter >= row.message.length };
 }
 
 /**
@@ -48,7 +66,7 @@ export function queueMessage(db: Database, msg: NewMessage, maxLength: number, n
 export function dueMessages(db: Database, now: number, limit: number, busyPeers: ReadonlySet<number>): OutboxRow[] {
   const rows = db
     .prepare(
-      `SELECT o.id, o.peer_id, o.random_id, o.message, o.purpose, o.application_id, o.attempts
+      `SELECT o.id, o.peer_id, o.random_id, o.message, o.part_limit, o.sent_chars, o.purpose, o.application_id, o.attempts
          FROM outbox o
         WHERE o.state = 'pending' AND o.next_attempt_at <= ?
           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.peer_id = o.peer_id AND p.state = 'pending' AND p.id < o.id)
@@ -69,10 +87,21 @@ export function recordAttempt(db: Database, id: number, now: number): void {
   db.prepare('UPDATE outbox SET attempts = attempts + 1, updated_at = ? WHERE id = ?').run(now, id);
 }
 
-export function markSent(db: Database, id: number, vkMessageId: number, now: number): void {
+/** VK accepted a part: the row is sent when it was the last, otherwise the next part is due now. */
+export function markPartSent(db: Database, id: number, part: OutgoingPart, vkMessageId: number, now: number): void {
   db.prepare(
-    `UPDATE outbox SET state = 'sent', vk_message_id = ?, sent_at = ?, updated_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'`,
-  ).run(vkMessageId, now, now, id);
+    `UPDATE outbox SET state = CASE WHEN ? THEN 'sent' ELSE 'pending' END, sent_chars = ?, vk_message_id = ?,
+            sent_at = CASE WHEN ? THEN ? ELSE NULL END, next_attempt_at = ?, last_error = NULL, last_error_code = NULL, updated_at = ?
+      WHERE id = ? AND state = 'pending'`,
+  ).run(part.isLast ? 1 : 0, part.sentCharsAfter, vkMessageId, part.isLast ? 1 : 0, now, now, now, id);
+}
+
+/** VK refused the part as too long (914): send smaller parts from here on; nothing was delivered. */
+export function shrinkParts(db: Database, id: number, refusedLength: number, now: number): void {
+  db.prepare(
+    `UPDATE outbox SET part_limit = ?, last_error_code = 914, last_error = 'message too long', next_attempt_at = ?, updated_at = ?
+      WHERE id = ? AND state = 'pending'`,
+  ).run(Math.max(Math.floor(refusedLength / 2), 1), now, now, id);
 }
 
 export function reschedule(db: Database, id: number, at: number, code: number | null, error: string, now: number): void {
@@ -94,27 +123,8 @@ export function markFinal(
   ).run(state, code, error.slice(0, 1000), now, id);
 }
 
-/**
- * VK refused the text as too long (914): replace the row by parts of at most half its length.
- * Nothing was delivered, so new random_ids cannot double anything.
- */
-export function splitMessage(db: Database, row: OutboxRow, now: number, random: () => number): number[] {
-  const limit = Math.max(Math.floor(row.message.length / 2), 1);
-  db.prepare(`UPDATE outbox SET state = 'split', last_error_code = 914, updated_at = ? WHERE id = ? AND state = 'pending'`).run(
-    now,
-    row.id,
-  );
-  return queueMessage(
-    db,
-    { peerId: row.peer_id, message: row.message, purpose: row.purpose, applicationId: row.application_id },
-    limit,
-    now,
-    random,
-  );
-}
-
 export function countOutboxByState(db: Database): Record<OutboxState, number> {
-  const counts: Record<OutboxState, number> = { pending: 0, sent: 0, undeliverable: 0, failed: 0, split: 0 };
+  const counts: Record<OutboxState, number> = { pending: 0, sent: 0, undeliverable: 0, failed: 0 };
   for (const row of db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all<{ state: OutboxState; n: number }>()) {
     counts[row.state] = row.n;
   }

@@ -61,3 +61,24 @@ describe('RateLimiter', () => {
     assert.equal(starts.filter((s) => s === 0).length, 20, 'the first 20 go at once');
   });
 });
+
+describe('message parts', () => {
+  it('derives a stable random_id per part, distinct between parts', async () => {
+    const { nextPart } = await import('../../src/outbox/store.ts');
+    const row = { id: 1, peer_id: 1, random_id: 12345, message: 'a'.repeat(25), part_limit: 10, sent_chars: 0, purpose: 'result' as const, application_id: null, attempts: 0 };
+    const p0 = nextPart(row);
+    assert.deepEqual({ ...p0 }, { text: 'a'.repeat(10), randomId: 12345, sentCharsAfter: 10, isLast: false });
+    const p1 = nextPart({ ...row, sent_chars: 10 });
+    const p1again = nextPart({ ...row, sent_chars: 10, attempts: 3 });
+    assert.equal(p1.randomId, p1again.randomId, 'a part retried after a crash keeps its random_id');
+    assert.notEqual(p1.randomId, p0.randomId);
+    assert.ok(p1.randomId > 0 && p1.randomId < 2 ** 31);
+    assert.equal(nextPart({ ...row, sent_chars: 20 }).isLast, true);
+  });
+  it('never cuts an emoji in half', () => {
+    const text = 'ab😀cd';
+    for (let limit = 1; limit <= text.length; limit += 1) {
+      for (const part of splitText(text, Math.max(limit, 2))) assert.ok(!/[\uD800-\uDBFF]$/.test(part), `limit ${limit}: ${part}`);
+    }
+  });
+});
