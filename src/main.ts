@@ -58,18 +58,33 @@ function openAndMigrate(config: Config, log: Logger): Database {
   return db;
 }
 
-function onSignals(handler: (signal: string) => void): void {
+/**
+ * Installs SIGINT/SIGTERM handling at once, so a signal during start-up is not lost: the
+ * returned function hands over the shutdown routine when it exists; until then a signal exits.
+ */
+function onSignals(log: Logger): (shutdown: () => Promise<void>) => void {
+  let shutdown: (() => Promise<void>) | undefined;
   let fired = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (fired) {
-        process.stderr.write('second signal: exiting now\n');
-        process.exit(130);
+      if (fired || !shutdown) {
+        process.stderr.write(fired ? 'second signal: exiting now\n' : `${signal} during start-up: exiting\n`);
+        process.exit(fired ? 130 : 0);
       }
       fired = true;
-      handler(signal);
+      log.info('shutting down', { signal });
+      shutdown().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error('shutdown failed', { error });
+          process.exit(1);
+        },
+      );
     });
   }
+  return (fn) => {
+    shutdown = fn;
+  };
 }
 
 async function listenSandbox(config: Config, images: Parameters<typeof startSandbox>[0]['images']): Promise<Sandbox> {
@@ -87,6 +102,7 @@ async function listenSandbox(config: Config, images: Parameters<typeof startSand
 }
 
 async function runBot(config: Config, log: Logger): Promise<void> {
+  const setShutdown = onSignals(log);
   const clock = systemClock();
   const db = openAndMigrate(config, log);
   const pool = createAnalysisPool({ threads: config.workers, taskTimeoutMs: config.analysisTimeoutMs });
@@ -122,32 +138,25 @@ async function runBot(config: Config, log: Logger): Promise<void> {
   });
   log.info('bot ready', { db: config.db, api: apiUrl, workers: config.workers, sandbox: sandbox?.baseUrl ?? null });
 
-  onSignals(async (signal) => {
-    log.info('shutting down', { signal });
-    try {
-      await bot.stop(SHUTDOWN_DEADLINE_MS);
-      await pool.close();
-      await sandbox?.close();
-      db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-      db.close();
-      log.info('stopped cleanly');
-      process.exit(0);
-    } catch (error) {
-      log.error('shutdown failed', { error });
-      process.exit(1);
-    }
+  setShutdown(async () => {
+    await bot.stop(SHUTDOWN_DEADLINE_MS);
+    await pool.close();
+    await sandbox?.close();
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.close();
+    log.info('stopped cleanly');
   });
 }
 
 async function runSandbox(config: Config, log: Logger): Promise<void> {
+  const setShutdown = onSignals(log);
   const pool = createAnalysisPool({ threads: 1, taskTimeoutMs: config.analysisTimeoutMs });
   const sandbox = await listenSandbox(config, sandboxImagesFromPool(pool, analysisOptions(config).maxPixels));
   process.stdout.write(`sandbox: ${sandbox.baseUrl}\n`);
   log.info('sandbox ready', { api: sandbox.apiUrl, group_id: sandbox.groupId });
-  onSignals(async () => {
+  setShutdown(async () => {
     await sandbox.close();
     await pool.close();
-    process.exit(0);
   });
 }
 

@@ -50,7 +50,10 @@ export interface PhotoMetrics {
   darkClipShare: number;
   /** Variance of the 4-neighbour Laplacian of the grey analysis image. */
   sharpness: number;
-  /** 64-bit DCT perceptual hash as 16 hex digits; null for flat images, which must never match. */
+  /**
+   * 64-bit DCT perceptual hash as 16 hex digits; null for flat images and for pictures with too
+   * little structure (gradients, two-colour graphics), which would otherwise all match each other.
+   */
   phash: string | null;
   /** Standard deviation of luma; near zero means a flat image. */
   lumaStdDev: number;
@@ -67,7 +70,8 @@ export interface ExifSummary {
 
 export type AnalysisOutcome =
   | { ok: true; metrics: PhotoMetrics }
-  | { ok: false; reason: PhotoFailureReason; detail: string };
+  /** `format` is what the bytes are (from magic bytes) when known, for telling the user. */
+  | { ok: false; reason: PhotoFailureReason; detail: string; format?: string };
 
 /** Input of the `analyse` worker task. The bytes are transferred, not copied. */
 export interface AnalyseTask {

@@ -64,7 +64,7 @@ function findingOf(row: ReturnType<typeof photosOfApplication>[number]): PhotoFi
       reasons: (row.reasons ?? '').split(',').filter(Boolean) as RetakeReason[],
     };
   }
-  return { state: 'failed', reason: row.failure_reason ?? 'worker_crashed', detail: row.failure_detail ?? '' };
+  return { state: 'failed', reason: row.failure_reason ?? 'worker_crashed', format: row.format };
 }
 
 export function createPhotoJobHandler(deps: PhotoJobDeps): JobHandler {
@@ -99,14 +99,20 @@ export function createPhotoJobHandler(deps: PhotoJobDeps): JobHandler {
         }
         throw error;
       }
-      const outcome = await deps.analyser.analyse(bytes, settings.analysis);
+      let outcome: AnalysisOutcome;
+      try {
+        outcome = await deps.analyser.analyse(bytes, settings.analysis);
+      } catch (error) {
+        // The pool closed under us (shutting down): not the photo's fault, try again later.
+        throw new PhotoJobError('worker_crashed', error instanceof Error ? error.message : String(error), true);
+      }
       if (!outcome.ok && outcome.reason === 'worker_crashed') {
         // The worker died or hung: maybe this photo, maybe bad luck; the attempt limit decides.
         throw new PhotoJobError('worker_crashed', outcome.detail, true);
       }
       return (now) => {
         if (!outcome.ok) {
-          storeFailed(db, photo.id, outcome.reason, outcome.detail, now);
+          storeFailed(db, photo.id, outcome, now);
         } else {
           const m = outcome.metrics;
           const duplicateOf =
@@ -125,7 +131,7 @@ export function createPhotoJobHandler(deps: PhotoJobDeps): JobHandler {
       const photo = getPhoto(db, photoIdOf(job));
       if (!photo || photo.state !== 'waiting') return;
       const reason = (FAILURE_REASONS.has(failure.code ?? '') ? failure.code : 'worker_crashed') as PhotoFailureReason;
-      storeFailed(db, photo.id, reason, failure.message, now);
+      storeFailed(db, photo.id, { reason, detail: failure.message }, now);
       finishApplicationIfDone(photo.application_id, now);
     },
   };

@@ -28,7 +28,7 @@ export function judge(m: PhotoMetrics, t: VerdictThresholds, isDuplicate: boolea
 /** What the report needs of one photo, as stored. */
 export type PhotoFinding =
   | { state: 'analysed'; metrics: PhotoMetrics; reasons: RetakeReason[] }
-  | { state: 'failed'; reason: PhotoFailureReason; detail: string };
+  | { state: 'failed'; reason: PhotoFailureReason; format: string | null };
 
 export interface ReportLimits {
   maxMegapixels: number;
@@ -48,7 +48,7 @@ function describe(f: PhotoFinding, texts: Texts, limits: ReportLimits): string {
   if (f.state === 'failed') {
     const t = texts.failure[f.reason];
     const values = {
-      detail: f.detail,
+      format: f.format ? f.format.toUpperCase() : '?',
       maxMegapixels: limits.maxMegapixels,
       maxMegabytes: limits.maxDownloadMb,
       minSide: limits.minSide,

@@ -51,6 +51,7 @@ export interface PhotoRow {
   reasons: string | null;
   failure_reason: PhotoFailureReason | null;
   failure_detail: string | null;
+  format: string | null;
   metrics_json: string | null;
   duplicate_of: number | null;
 }
@@ -95,10 +96,16 @@ export function storeAnalysed(
   );
 }
 
-export function storeFailed(db: Database, photoId: number, reason: PhotoFailureReason, detail: string, now: number): void {
+export function storeFailed(
+  db: Database,
+  photoId: number,
+  failure: { reason: PhotoFailureReason; detail: string; format?: string | undefined },
+  now: number,
+): void {
   db.prepare(
-    `UPDATE photos SET state = 'failed', failure_reason = ?, failure_detail = ?, analysed_at = ? WHERE id = ? AND state = 'waiting'`,
-  ).run(reason, detail.slice(0, 500), now, photoId);
+    `UPDATE photos SET state = 'failed', failure_reason = ?, failure_detail = ?, format = ?, analysed_at = ?
+      WHERE id = ? AND state = 'waiting'`,
+  ).run(failure.reason, failure.detail.slice(0, 500), failure.format ?? null, now, photoId);
 }
 
 /** Perceptual hashes of photos of other applications, for the "already sent" check. */

@@ -19,7 +19,6 @@ export function sharedBytes(path: string): Buffer {
   return readFileSync(SHARED + path);
 }
 
-const IS_BUN = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 /** Plenty for phone photos, far below the 2.5-gigapixel bomb in cases/. */
 export const MAX_PIXELS = 100_000_000;
 
@@ -35,8 +34,6 @@ export async function startHarness(options: Partial<SandboxOptions> = {}): Promi
   const pool = createAnalysisPool({
     threads: 2,
     taskTimeoutMs: 30_000,
-    // Node 20 + tsx cannot start a .ts worker thread by itself; see pool-worker.mjs.
-    workerUrl: IS_BUN ? undefined : new URL('./pool-worker.mjs', import.meta.url).href,
   });
   const lines: string[] = [];
   const sandbox = await startSandbox({
