@@ -1,6 +1,7 @@
 // Test-only builders of image bytes (PNG, EXIF/TIFF blocks, JPEG APP1 splicing) and paths to the shared fixtures.
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import type { AnalysisOptions } from '../../src/analysis/types.ts';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 
@@ -256,3 +257,13 @@ export function noise(length: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/** Analysis options shared by the worker and pool tests. */
+export const TEST_OPTIONS: AnalysisOptions = {
+  maxPixels: 40_000_000,
+  minSide: 16,
+  darkMean: 40,
+  brightClipShare: 0.1,
+  blurVariance: 50,
+  minMegapixels: 0.3,
+};

@@ -4,17 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { AnalysisPoolError, createAnalysisPool } from '../../src/analysis/pool.ts';
-import type { AnalysisOptions } from '../../src/analysis/types.ts';
-import { corpusFile, encodePng, markerScene, sharedSkipReason } from './fixtures.ts';
+import { corpusFile, encodePng, markerScene, sharedSkipReason, TEST_OPTIONS as OPTIONS } from './fixtures.ts';
 
-const OPTIONS: AnalysisOptions = {
-  maxPixels: 40_000_000,
-  minSide: 16,
-  darkMean: 40,
-  brightClipShare: 0.1,
-  blurVariance: 50,
-  minMegapixels: 0.3,
-};
 const SLOW = { timeout: 120_000 };
 
 /** A small valid PNG made here, so these tests do not depend on the shared fixtures. */

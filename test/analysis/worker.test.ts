@@ -17,16 +17,9 @@ import {
   sharedSkipReason,
   storedForOrientation,
   withExifSegment,
+  TEST_OPTIONS as OPTIONS,
 } from './fixtures.ts';
 
-const OPTIONS: AnalysisOptions = {
-  maxPixels: 40_000_000,
-  minSide: 16,
-  darkMean: 40,
-  brightClipShare: 0.1,
-  blurVariance: 50,
-  minMegapixels: 0.3,
-};
 
 const SLOW = { timeout: 120_000 };
 const skipShared = sharedSkipReason();

@@ -19,15 +19,21 @@ describe('SIGKILL while applications are in flight, then restart', { skip: NO_SH
   const dbPath = join(dir, 'restart.db');
   const applications: { peer: number; photos: number }[] = [];
 
+  const bots: Running[] = [];
+  const TOKEN = 'test-token-not-secret';
+
   function startBot(): Running {
-    return startZakadrom(['run', '--db', dbPath], {
-      VK_TOKEN: 'test-token-not-secret',
+    const started = startZakadrom(['run', '--db', dbPath], {
+      VK_TOKEN: TOKEN,
       VK_GROUP_ID: '1',
       VK_API_URL: `${sandbox.baseUrl}/method`,
       ZAKADROM_WORKERS: '2',
       ZAKADROM_RETRY_BASE_MS: '100',
       ZAKADROM_JOB_ATTEMPTS: '10',
+      ZAKADROM_LOG_LEVEL: 'debug',
     });
+    bots.push(started);
+    return started;
   }
 
   before(async () => {
@@ -85,6 +91,7 @@ describe('SIGKILL while applications are in flight, then restart', { skip: NO_SH
     console.log(`restart test: ${KILLS} kills, ${applications.length} applications, ${unansweredAtKills} unanswered at the kills`);
     assert.ok(unansweredAtKills >= KILLS, `kills must land while applications are in flight (${unansweredAtKills})`);
     await bot?.kill('SIGTERM');
+    for (const b of bots) assert.ok(!(b.stdout() + b.stderr()).includes(TOKEN), 'the token never appears in the output');
     const db = openDatabase(dbPath, { busyTimeoutMs: 5000, readonly: true });
     try {
       const count = (sql: string) => db.prepare(sql).get<{ n: number }>()?.n;
