@@ -2,6 +2,7 @@
 
 import { Tinypool } from 'tinypool';
 
+import { workerModuleUrl } from './worker-file.ts';
 import type { AnalyseTask, AnalysisOptions, AnalysisOutcome, ProbeResult, ProbeTask, ResizeTask } from './types.ts';
 
 export interface AnalysisPoolOptions {
@@ -248,7 +249,7 @@ export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
  * failed import per URL.
  */
 function defaultWorkerFile(): string {
-  const worker = new URL('./worker.ts', import.meta.url).href;
+  const worker = workerModuleUrl();
   if (process.versions.bun !== undefined || process.versions.deno !== undefined || !worker.endsWith('.ts')) return worker;
   let tsxApi: string;
   try {

@@ -1,0 +1,115 @@
+// Puts native libraries embedded in the compiled binary where the dynamic loader can use them:
+// a content-hashed folder under the first usable cache directory, written atomically, shared
+// safely by processes starting at the same time.
+import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface EmbeddedFile {
+  /** Where the binary's embedded file system holds it (readable with fs). */
+  embedded: string;
+  /** Its path inside the extracted folder; the layout keeps the addon's RPATH ($ORIGIN/...) valid. */
+  relative: string;
+}
+
+export class NativeLoadError extends Error {
+  readonly code = 'native_load_failed';
+  readonly retryable = false;
+  constructor(readonly attempts: { dir: string; reason: string }[]) {
+    super(
+      'cannot load the image library (libvips) that zakadrom carries inside its binary. Tried:\n' +
+        attempts.map((a) => `  - ${a.dir}: ${a.reason}`).join('\n') +
+        '\nSet ZAKADROM_NATIVE_DIR to a directory that this user can write and that is not mounted noexec.',
+    );
+    this.name = 'NativeLoadError';
+  }
+}
+
+export interface CacheEnv {
+  ZAKADROM_NATIVE_DIR?: string | undefined;
+  XDG_CACHE_HOME?: string | undefined;
+  HOME?: string | undefined;
+  TMPDIR?: string | undefined;
+}
+
+/** Directories to try, in order: the configured one, the user's cache, then temporary space. */
+export function cacheCandidates(env: CacheEnv, uid: number, executableDir: string): string[] {
+  const list: string[] = [];
+  if (env.ZAKADROM_NATIVE_DIR) list.push(env.ZAKADROM_NATIVE_DIR);
+  if (env.XDG_CACHE_HOME) list.push(join(env.XDG_CACHE_HOME, 'zakadrom'));
+  else if (env.HOME) list.push(join(env.HOME, '.cache', 'zakadrom'));
+  list.push(join(env.TMPDIR || '/tmp', `zakadrom-${uid}`));
+  list.push(join(executableDir, '.zakadrom-native'));
+  if (!list.includes(`/dev/shm/zakadrom-${uid}`)) list.push(`/dev/shm/zakadrom-${uid}`);
+  return [...new Set(list)];
+}
+
+/**
+ * A shared temporary directory is only trusted when this user owns it and nobody else can
+ * write to it; otherwise another user could plant a library for us to load.
+ */
+function ensurePrivateDir(dir: string, uid: number): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error('not a directory');
+  if (uid >= 0 && st.uid !== uid) throw new Error(`owned by uid ${st.uid}, not by this user (${uid})`);
+  if ((st.mode & 0o022) !== 0) chmodSync(dir, st.mode & ~0o022);
+}
+
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o700);
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * Makes `<dir>/<hash>/` hold every file. A folder is complete when its marker exists; the marker
+ * is written last, so a process killed mid-way leaves an incomplete folder that the next one
+ * rewrites file by file (each rename is atomic, and every writer writes the same bytes).
+ */
+export function materialise(base: string, hash: string, files: EmbeddedFile[], uid: number): string {
+  ensurePrivateDir(base, uid);
+  const dir = join(base, hash);
+  const marker = join(dir, '.complete');
+  if (existsSync(marker)) return dir;
+  for (const file of files) writeAtomically(join(dir, file.relative), readFileSync(file.embedded));
+  writeAtomically(marker, new TextEncoder().encode(hash));
+  return dir;
+}
+
+/**
+ * Extracts and loads, trying each candidate in turn: a read-only or noexec directory (dlopen then
+ * fails to map the library) falls through to the next one.
+ */
+export function loadEmbeddedAddon(
+  hash: string,
+  files: EmbeddedFile[],
+  addonRelative: string,
+  candidates: string[],
+  uid: number,
+): unknown {
+  const attempts: { dir: string; reason: string }[] = [];
+  for (const base of candidates) {
+    try {
+      const dir = materialise(base, hash, files, uid);
+      const module = { exports: {} as unknown };
+      process.dlopen(module, join(dir, addonRelative));
+      return module.exports;
+    } catch (error) {
+      attempts.push({ dir: base, reason: error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error) });
+      // A half-written folder must not be mistaken for a good one later.
+      try {
+        if (!existsSync(join(base, hash, '.complete'))) rmSync(join(base, hash), { recursive: true, force: true });
+      } catch {
+        // Best effort: an unwritable directory cannot be cleaned either, and is skipped anyway.
+      }
+    }
+  }
+  throw new NativeLoadError(attempts);
+}
