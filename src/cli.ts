@@ -1,6 +1,6 @@
 // argv -> command: the command name, its --flags (for config and the command) and positionals.
 
-export const COMMANDS = ['run', 'sandbox', 'status', 'migrate', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'sandbox', 'status', 'migrate', 'doctor', 'help', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface ParsedArgs {
@@ -70,6 +70,7 @@ Commands:
   sandbox          the VK emulator alone (a bot in another process uses --vk-api-url)
   status [--json]  what is in the database; safe while the bot runs
   migrate          apply database migrations and exit
+  doctor [--json]  self-test: SQLite, the image library in a worker thread, the database file
   --version, --help
 
 Options (flag / environment variable):

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { createAnalysisPool } from './analysis/pool.ts';
 import { analysisOptions, startBot } from './app/bot.ts';
+import { formatChecks, imageSelfTest, runDoctor } from './app/doctor.ts';
 import { formatStatus, readStatus } from './app/status.ts';
 import { RUSSIAN_TEXTS } from './app/texts.ts';
 import { helpText, parseArgs, UsageError, type ParsedArgs } from './cli.ts';
@@ -106,6 +107,12 @@ async function runBot(config: Config, log: Logger): Promise<void> {
   const clock = systemClock();
   const db = openAndMigrate(config, log);
   const pool = createAnalysisPool({ threads: config.workers, taskTimeoutMs: config.analysisTimeoutMs });
+  // Checked while the rest starts: a host where the image library cannot load must not run a
+  // bot that acknowledges applications it can never analyse.
+  const imageCheck = imageSelfTest((bytes, options) => pool.analyse(bytes, options), analysisOptions(config)).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   let sandbox: Sandbox | undefined;
   let token = config.token;
   let apiUrl = config.vkApiUrl;
@@ -122,6 +129,12 @@ async function runBot(config: Config, log: Logger): Promise<void> {
     // A loopback API URL is a sandbox: its photos are served from the same origin.
     origins: isLoopback(apiUrl) ? [new URL(apiUrl).origin] : [],
   };
+  const imageError = await imageCheck;
+  if (imageError !== undefined) {
+    await pool.close();
+    await sandbox?.close();
+    throw new StartError(`the image library does not work on this host: ${imageError instanceof Error ? imageError.message : String(imageError)}`);
+  }
   const vk = createVkClient({ token, apiUrl, groupId, requestsPerSecond: config.sendRate, apiTimeoutMs: config.apiTimeoutMs });
   const bot = await startBot({
     config,
@@ -173,6 +186,23 @@ function runStatus(config: Config, args: ParsedArgs): void {
   }
 }
 
+async function runDoctorCommand(config: Config, args: ParsedArgs): Promise<number> {
+  const pool = createAnalysisPool({ threads: 1, taskTimeoutMs: config.analysisTimeoutMs });
+  try {
+    const checks = await runDoctor({
+      dbPath: config.db,
+      migrations: parseMigrations(loadMigrationFiles()),
+      analyse: (bytes, options) => pool.analyse(bytes, options),
+      analysisOptions: analysisOptions(config),
+      now: Date.now(),
+    });
+    process.stdout.write(args.switches.has('json') ? JSON.stringify({ checks }, null, 2) + '\n' : formatChecks(checks) + '\n');
+    return checks.every((c) => c.ok) ? 0 : 1;
+  } finally {
+    await pool.close();
+  }
+}
+
 async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let args: ParsedArgs;
   let config: Config;
@@ -209,6 +239,8 @@ async function main(argv: string[], env: Record<string, string | undefined>): Pr
       case 'migrate':
         openAndMigrate(config, log).close();
         return 0;
+      case 'doctor':
+        return await runDoctorCommand(config, args);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -15,10 +15,11 @@ export class NativeLoadError extends Error {
   readonly code = 'native_load_failed';
   readonly retryable = false;
   constructor(readonly attempts: { dir: string; reason: string }[]) {
+    // One line: it travels through worker errors and logs that keep only the first line.
     super(
-      'cannot load the image library (libvips) that zakadrom carries inside its binary. Tried:\n' +
-        attempts.map((a) => `  - ${a.dir}: ${a.reason}`).join('\n') +
-        '\nSet ZAKADROM_NATIVE_DIR to a directory that this user can write and that is not mounted noexec.',
+      'cannot load the image library (libvips) that zakadrom carries inside its binary; tried ' +
+        attempts.map((a) => `${a.dir} (${a.reason})`).join(', ') +
+        '. Set ZAKADROM_NATIVE_DIR to a directory this user can write that is not mounted noexec.',
     );
     this.name = 'NativeLoadError';
   }
@@ -39,7 +40,6 @@ export function cacheCandidates(env: CacheEnv, uid: number, executableDir: strin
   else if (env.HOME) list.push(join(env.HOME, '.cache', 'zakadrom'));
   list.push(join(env.TMPDIR || '/tmp', `zakadrom-${uid}`));
   list.push(join(executableDir, '.zakadrom-native'));
-  if (!list.includes(`/dev/shm/zakadrom-${uid}`)) list.push(`/dev/shm/zakadrom-${uid}`);
   return [...new Set(list)];
 }
 

@@ -5,9 +5,13 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
+export interface Command {
+  cmd: string;
+  args: string[];
+}
+
 /** The command that runs src/main.ts here: bun directly, or node with tsx. */
-export function zakadromCommand(): { cmd: string; args: string[] } {
-  if (process.env.ZAKADROM_TEST_BINARY) return { cmd: process.env.ZAKADROM_TEST_BINARY, args: [] };
+export function zakadromCommand(): Command {
   if (typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined') return { cmd: process.execPath, args: [MAIN] };
   return { cmd: process.execPath, args: ['--import', 'tsx', MAIN] };
 }
@@ -22,8 +26,15 @@ export interface Running {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startZakadrom(argv: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Running {
-  const { cmd, args } = zakadromCommand();
+export interface StartOptions {
+  cwd?: string;
+  /** Another way to run zakadrom (the compiled binary); default: the sources on this runtime. */
+  command?: Command;
+}
+
+export function startZakadrom(argv: string[], env: Record<string, string | undefined> = {}, options: StartOptions = {}): Running {
+  const { cmd, args } = options.command ?? zakadromCommand();
+  const cwd = options.cwd ?? ROOT;
   const proc = spawn(cmd, [...args, ...argv], {
     cwd,
     env: { ...process.env, ZAKADROM_LOG_FORMAT: 'json', ...env },
@@ -83,8 +94,8 @@ export function startZakadrom(argv: string[], env: Record<string, string | undef
 }
 
 /** Runs zakadrom to completion and returns its exit code and output. */
-export async function runZakadrom(argv: string[], env: Record<string, string | undefined> = {}, cwd = ROOT) {
-  const r = startZakadrom(argv, env, cwd);
+export async function runZakadrom(argv: string[], env: Record<string, string | undefined> = {}, options: StartOptions = {}) {
+  const r = startZakadrom(argv, env, options);
   const { code } = await r.exited;
   return { code, stdout: r.stdout(), stderr: r.stderr() };
 }
