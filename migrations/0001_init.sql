@@ -19,13 +19,17 @@ CREATE TABLE applications (
   from_id                 INTEGER NOT NULL,
   conversation_message_id INTEGER NOT NULL,
   message_id              INTEGER NOT NULL,   -- 0 in chats, where VK gives bots no global id
-  state                   TEXT NOT NULL CHECK (state IN ('analysing', 'answered')),
-  photo_count             INTEGER NOT NULL CHECK (photo_count BETWEEN 1 AND 50),
+  -- analysing: photos still waiting; analysed: every photo done and the result message queued
+  -- (whether it reached the user is the outbox row's state)
+  state                   TEXT NOT NULL CHECK (state IN ('analysing', 'analysed')),
+  photo_count             INTEGER NOT NULL CHECK (photo_count BETWEEN 1 AND 50),   -- analysed
+  photos_received         INTEGER NOT NULL,   -- in the message; above photo_count the rest were left out
   sent_at                 INTEGER NOT NULL,   -- the message's date as VK gave it
   received_at             INTEGER NOT NULL,
-  answered_at             INTEGER,            -- when the result message was queued
-  UNIQUE (peer_id, conversation_message_id)
+  analysed_at             INTEGER             -- when the result message was queued
 );
+-- Not unique: message numbers repeat across VK worlds (see updates.dedup_key, which decides).
+CREATE INDEX applications_message ON applications (peer_id, conversation_message_id);
 CREATE INDEX applications_state ON applications (state, received_at);
 CREATE INDEX applications_from ON applications (from_id, received_at);
 

@@ -10,6 +10,8 @@ export interface ParsedArgs {
   /** Flags of the command itself (e.g. --json). */
   switches: Set<string>;
   positionals: string[];
+  /** --names that are neither settings nor switches. */
+  unknown: string[];
 }
 
 export class UsageError extends Error {
@@ -19,10 +21,12 @@ export class UsageError extends Error {
 
 const SWITCHES = new Set(['json', 'help', 'version']);
 
-export function parseArgs(argv: string[]): ParsedArgs {
+/** `settingFlags`: names that take a value; any other --name is reported as unknown. */
+export function parseArgs(argv: string[], settingFlags: ReadonlySet<string>): ParsedArgs {
   const settings = new Map<string, string>();
   const switches = new Set<string>();
   const positionals: string[] = [];
+  const unknown: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
     if (arg === '-h') {
@@ -34,6 +38,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
       const name = arg.slice(2, eq === -1 ? undefined : eq);
       if (SWITCHES.has(name) && eq === -1) {
         switches.add(name);
+        continue;
+      }
+      if (!settingFlags.has(name)) {
+        // Reported with the bad settings, all at once; its value (if any) is not guessed at.
+        unknown.push(name);
         continue;
       }
       const value = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
@@ -53,9 +62,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
     command = first as CommandName;
     positionals.shift();
   }
+  // With an unknown option about, a stray word may be its value: the option is reported instead.
+  if (positionals.length > 0 && unknown.length === 0) throw new UsageError(`unexpected argument "${positionals[0]}" after ${command}`);
   if (switches.has('help')) command = 'help';
   else if (switches.has('version')) command = 'version';
-  return { command, settings, switches, positionals };
+  return { command, settings, switches, positionals, unknown };
 }
 
 export function helpText(settingsHelp: string): string {

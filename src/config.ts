@@ -10,6 +10,8 @@ interface Setting<T> {
   default: T | ((partial: Record<string, unknown>) => T);
   parse: Parser<T>;
   doc: string;
+  /** How --help describes the default when it is computed or a placeholder. */
+  defaultDoc?: string;
   secret?: boolean;
 }
 
@@ -71,15 +73,31 @@ export const SETTINGS = {
     parse: httpUrl,
     doc: 'VK API base URL; a loopback URL points the bot at a separately started sandbox',
   },
-  token: { flag: '', env: 'VK_TOKEN', default: '', parse: text, doc: 'community access token (environment only)', secret: true },
+  token: {
+    flag: '',
+    env: 'VK_TOKEN',
+    default: '',
+    defaultDoc: 'none: the bot runs its sandbox',
+    parse: text,
+    doc: 'community access token (environment only)',
+    secret: true,
+  },
   groupId: {
     flag: 'group-id',
     env: 'VK_GROUP_ID',
     default: 0,
+    defaultDoc: 'found from the token',
     parse: integer(1, 2 ** 40),
-    doc: 'community id (found from the token when not set; the sandbox is group 1)',
+    doc: 'community id (the sandbox is group 1)',
   },
-  workers: { flag: 'workers', env: 'ZAKADROM_WORKERS', default: defaultWorkers, parse: integer(1, 64), doc: 'analysis worker threads' },
+  workers: {
+    flag: 'workers',
+    env: 'ZAKADROM_WORKERS',
+    default: defaultWorkers,
+    defaultDoc: 'number of CPUs, at most 8',
+    parse: integer(1, 64),
+    doc: 'analysis worker threads',
+  },
   logLevel: {
     flag: 'log-level',
     env: 'ZAKADROM_LOG_LEVEL',
@@ -244,43 +262,51 @@ export class ConfigError extends Error {
 }
 
 /** Flags win over the environment, which wins over defaults. */
-export function parseConfig(flags: ReadonlyMap<string, string>, env: Record<string, string | undefined>): Config {
+export function parseConfig(flags: ReadonlyMap<string, string>, env: Record<string, string | undefined>, unknownFlags: string[] = []): Config {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
   const known = new Set<string>();
   for (const [key, setting] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
     if (setting.flag) known.add(setting.flag);
     const fromFlag = setting.flag ? flags.get(setting.flag) : undefined;
     const raw = fromFlag ?? env[setting.env];
     const source = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
+    sources[key] = source;
     if (raw === undefined || (raw === '' && fromFlag === undefined)) {
       out[key] = typeof setting.default === 'function' ? (setting.default as (p: Record<string, unknown>) => unknown)(out) : setting.default;
       continue;
     }
     const value = setting.parse(raw);
     if (value && typeof value === 'object' && 'error' in value) {
-      problems.push(`${source}: ${setting.secret ? 'invalid value' : value.error}`);
+      // The parsers of secrets never quote the value in their errors.
+      problems.push(`${source}: ${value.error}`);
     } else {
       out[key] = value;
     }
   }
-  for (const name of flags.keys()) {
+  for (const name of [...flags.keys(), ...unknownFlags]) {
     if (!known.has(name)) problems.push(`--${name}: unknown option (see zakadrom --help)`);
   }
   if (out.retryCapMs !== undefined && out.retryBaseMs !== undefined && (out.retryCapMs as number) < (out.retryBaseMs as number)) {
-    problems.push('ZAKADROM_RETRY_CAP_MS: must not be below ZAKADROM_RETRY_BASE_MS');
+    problems.push(`${sources.retryCapMs ?? 'ZAKADROM_RETRY_CAP_MS'}: must not be below ${sources.retryBaseMs ?? 'ZAKADROM_RETRY_BASE_MS'}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
+}
+
+/** Every flag that sets a setting, for the argument parser. */
+export function settingFlags(): Set<string> {
+  return new Set((Object.values(SETTINGS) as Setting<unknown>[]).map((s) => s.flag).filter(Boolean));
 }
 
 /** The settings table as help text. */
 export function describeSettings(): string {
   return (Object.values(SETTINGS) as Setting<unknown>[])
     .map((s) => {
-      const def = typeof s.default === 'function' ? 'number of CPUs, at most 8' : JSON.stringify(s.default);
+      const def = s.defaultDoc ?? JSON.stringify(s.default);
       const name = s.flag ? `--${s.flag} / ${s.env}` : s.env;
-      return `  ${name.padEnd(52)} ${s.doc} (default ${s.secret ? 'none' : def})`;
+      return `  ${name.padEnd(52)} ${s.doc} (default ${def})`;
     })
     .join('\n');
 }

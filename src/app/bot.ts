@@ -26,6 +26,8 @@ export interface BotDeps {
   analyser: Analyser;
   texts: Texts;
   allow: HostAllowList;
+  /** See IntakeSettings.scope. */
+  scope: string;
 }
 
 export interface Bot {
@@ -48,6 +50,47 @@ export function analysisOptions(config: Config): AnalysisOptions {
 
 function isRetryable(error: unknown): boolean {
   return Boolean(error && typeof error === 'object' && 'retryable' in error && error.retryable);
+}
+
+/** VK's codes that no retry fixes: a wrong token, missing rights, Long Poll switched off. */
+const START_HINTS: Record<number, string> = {
+  5: 'VK refused the token: check VK_TOKEN (a community access key, not a user token)',
+  15: 'access denied: give the community key the "messages" right and enable community messages',
+  27: 'this method needs a community token: VK_TOKEN must be a community access key',
+  100: 'VK rejected the parameters: check VK_GROUP_ID, and enable Long Poll API (version 5.199+) in the community settings',
+};
+
+export class VkStartError extends Error {
+  readonly code = 'vk_start_failed';
+  readonly retryable = false;
+}
+
+/**
+ * Starts the long poll, riding out transient trouble (network, HTTP 5xx, VK errors 6/10) with
+ * back-off; fails at once, with what to do, on errors that only the admin can fix.
+ */
+async function startPollingPatiently(
+  vk: VkClient,
+  onMessage: (raw: RawMessage, eventId: string | null) => Promise<void>,
+  clock: Clock,
+  log: Logger,
+): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await vk.startPolling(onMessage);
+      return;
+    } catch (error) {
+      const code = error && typeof error === 'object' && 'vkCode' in error ? (error.vkCode as number | null) : null;
+      const message = error instanceof Error ? error.message : String(error);
+      if (!isRetryable(error)) {
+        const hint = code !== null ? START_HINTS[code] : undefined;
+        throw new VkStartError(hint ? `${message}. ${hint}` : message);
+      }
+      const wait = Math.min(1000 * 2 ** Math.min(attempt - 1, 5), 30_000);
+      log.warn('cannot reach VK yet; retrying', { attempt, in_ms: wait, error: message });
+      await clock.sleep(wait);
+    }
+  }
 }
 
 export async function startBot(deps: BotDeps): Promise<Bot> {
@@ -98,6 +141,7 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
   if (recovered > 0) log.info('jobs of a stopped run put back in the queue', { jobs: recovered });
 
   const intake: IntakeSettings = {
+    scope: deps.scope,
     trigger: config.trigger,
     hints: config.hints,
     maxPhotos: config.maxPhotos,
@@ -146,7 +190,7 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
 
   sender.start();
   runner.start();
-  await deps.vk.startPolling(onMessage);
+  await startPollingPatiently(deps.vk, onMessage, clock, log);
 
   return {
     runner,

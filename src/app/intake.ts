@@ -10,6 +10,11 @@ import type { Texts } from './texts.ts';
 export const ANALYSE_PHOTO = 'analyse_photo';
 
 export interface IntakeSettings {
+  /**
+   * Which VK world the messages come from: message numbers are unique only within it. 'vk' for
+   * VK or a standalone sandbox; each start of the bot's own sandbox is a new world.
+   */
+  scope: string;
   trigger: string;
   hints: boolean;
   maxPhotos: number;
@@ -24,8 +29,8 @@ export type IntakeResult =
   | { kind: 'application'; applicationId: number; photos: number };
 
 /** VK numbers messages per conversation; the pair names one message whatever the transport. */
-export function dedupKey(msg: Pick<IncomingMessage, 'peerId' | 'conversationMessageId'>): string {
-  return `message:${msg.peerId}:${msg.conversationMessageId}`;
+export function dedupKey(scope: string, msg: Pick<IncomingMessage, 'peerId' | 'conversationMessageId'>): string {
+  return `${scope}:message:${msg.peerId}:${msg.conversationMessageId}`;
 }
 
 const CHAT_PEER_OFFSET = 2_000_000_000;
@@ -39,8 +44,10 @@ export function takeMessage(
   now: number,
   random: () => number,
 ): IntakeResult {
-  const trigger = isTrigger(msg.text, settings.trigger);
   const isChat = msg.peerId > CHAT_PEER_OFFSET;
+  // In a chat the phrase must open the message (people discuss applications there); in private
+  // messages it may stand anywhere ("хочу подать заявку").
+  const trigger = isTrigger(msg.text, settings.trigger, isChat ? 'start' : 'anywhere');
   // Chats are busy: only the trigger is answered there. In private messages a hint helps.
   if (!trigger && (isChat || !settings.hints)) return { kind: 'ignored' };
 
@@ -48,7 +55,7 @@ export function takeMessage(
     const outcome = !trigger ? 'hint' : msg.photos.length === 0 ? 'no_photo' : 'application';
     const fresh = recordUpdate(
       db,
-      { dedupKey: dedupKey(msg), eventId, peerId: msg.peerId, fromId: msg.fromId, outcome },
+      { dedupKey: dedupKey(settings.scope, msg), eventId, peerId: msg.peerId, fromId: msg.fromId, outcome },
       now,
     );
     if (!fresh) return { kind: 'duplicate' };
@@ -68,6 +75,7 @@ export function takeMessage(
         messageId: msg.messageId,
         sentAt: msg.sentAt,
         photoCount: photos.length,
+        photosReceived: msg.photos.length,
       },
       now,
     );

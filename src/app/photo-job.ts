@@ -6,7 +6,7 @@ import {
   earlierHashes,
   getApplication,
   getPhoto,
-  markAnswered,
+  markAnalysed,
   photosOfApplication,
   storeAnalysed,
   storeFailed,
@@ -74,8 +74,8 @@ export function createPhotoJobHandler(deps: PhotoJobDeps): JobHandler {
   function finishApplicationIfDone(applicationId: number, now: number): void {
     if (waitingPhotoCount(db, applicationId) > 0) return;
     const app = getApplication(db, applicationId);
-    if (!app || !markAnswered(db, applicationId, now)) return;
-    const text = composeResult(photosOfApplication(db, applicationId).map(findingOf), deps.texts, settings.report);
+    if (!app || !markAnalysed(db, applicationId, now)) return;
+    const text = composeResult(photosOfApplication(db, applicationId).map(findingOf), deps.texts, settings.report, app.photos_received);
     queueMessage(db, { peerId: app.peer_id, message: text, purpose: 'result', applicationId }, settings.textLimit, now, deps.random);
     deps.onResultQueued();
   }

@@ -40,6 +40,18 @@ function number(n: number, digits: number): string {
   return n.toFixed(digits).replace('.', ',');
 }
 
+/** Two decimals under 1 MP, so a 0,27 MP photo is not shown as the 0,3 MP it falls below. */
+function megapixels(mp: number): string {
+  return number(mp, mp < 1 ? 2 : 1);
+}
+
+/** EXIF writes "2008:10:22 16:28:39" (the parser gives ISO); people read "22.10.2008 16:28". */
+function takenAt(iso: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?/.exec(iso);
+  if (!m) return iso;
+  return `${m[3]}.${m[2]}.${m[1]}${m[4] ? ` ${m[4]}:${m[5]}` : ''}`;
+}
+
 function megabytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${number(bytes / 1024 / 1024, 1)} МБ` : `${Math.max(1, Math.round(bytes / 1024))} КБ`;
 }
@@ -48,7 +60,7 @@ function describe(f: PhotoFinding, texts: Texts, limits: ReportLimits): string {
   if (f.state === 'failed') {
     const t = texts.failure[f.reason];
     const values = {
-      format: f.format ? f.format.toUpperCase() : '?',
+      format: f.format && f.format !== 'unknown' ? f.format.toUpperCase() : texts.unknownFormat,
       maxMegapixels: limits.maxMegapixels,
       maxMegabytes: limits.maxDownloadMb,
       minSide: limits.minSide,
@@ -56,12 +68,12 @@ function describe(f: PhotoFinding, texts: Texts, limits: ReportLimits): string {
     return fill(texts.failed, { reason: fill(t.reason, values), hint: fill(t.hint, values) });
   }
   const m = f.metrics;
-  const facts = [`${m.width}×${m.height} (${number(m.megapixels, 1)} Мп), ${m.format.toUpperCase()}, ${megabytes(m.bytes)}`];
+  const facts = [`${m.width}×${m.height} (${megapixels(m.megapixels)} Мп), ${m.format.toUpperCase()}, ${megabytes(m.bytes)}`];
   if (m.frames > 1) facts.push(fill(texts.frames, { frames: m.frames }));
   if (!f.reasons.includes('too_dark') && !f.reasons.includes('overexposed')) facts.push(texts.exposureOk);
   if (!f.reasons.includes('blurry')) facts.push(texts.sharpnessOk);
   if (m.exif.camera) facts.push(fill(texts.camera, { camera: m.exif.camera }));
-  if (m.exif.takenAt) facts.push(fill(texts.takenAt, { date: m.exif.takenAt }));
+  if (m.exif.takenAt) facts.push(fill(texts.takenAt, { date: takenAt(m.exif.takenAt) }));
   const lines = [facts.join('; ') + '.'];
   if (m.exif.hasGps) lines.push(texts.gpsWarning);
   lines.push(
@@ -72,10 +84,12 @@ function describe(f: PhotoFinding, texts: Texts, limits: ReportLimits): string {
   return lines.join('\n');
 }
 
-export function composeResult(findings: PhotoFinding[], texts: Texts, limits: ReportLimits): string {
+/** `received`: photos the message carried; when more than were analysed, the user is told. */
+export function composeResult(findings: PhotoFinding[], texts: Texts, limits: ReportLimits, received = findings.length): string {
+  const leftOut = received > findings.length ? `\n\n${fill(texts.leftOut, { analysed: findings.length, received })}` : '';
   if (findings.length === 1 && findings[0]) {
-    return `${texts.resultOne}\n${describe(findings[0], texts, limits)}`;
+    return `${texts.resultOne}\n${describe(findings[0], texts, limits)}${leftOut}`;
   }
   const blocks = findings.map((f, i) => `${fill(texts.photoLabel, { n: i + 1 })}: ${describe(f, texts, limits)}`);
-  return `${fill(texts.resultMany, { count: findings.length })}\n\n${blocks.join('\n\n')}`;
+  return `${fill(texts.resultMany, { count: findings.length })}\n\n${blocks.join('\n\n')}${leftOut}`;
 }

@@ -19,6 +19,8 @@ export interface Texts {
   exposureOk: string;
   sharpnessOk: string;
   frames: string;
+  leftOut: string;
+  unknownFormat: string;
 }
 
 export const RUSSIAN_TEXTS: Texts = {
@@ -43,7 +45,7 @@ export const RUSSIAN_TEXTS: Texts = {
     },
     corrupt: { reason: 'файл повреждён или загружен не полностью', hint: 'Пожалуйста, отправьте фотографию ещё раз.' },
     download_failed: { reason: 'не удалось загрузить фотографию', hint: 'Пожалуйста, отправьте её ещё раз.' },
-    worker_crashed: { reason: 'фотографию не удалось обработать', hint: 'Попробуйте отправить другой снимок или в формате JPEG.' },
+    worker_crashed: { reason: 'фотографию не удалось обработать', hint: 'Попробуйте отправить её ещё раз или пришлите другой снимок.' },
   },
   retake: {
     too_dark: 'слишком тёмная',
@@ -58,6 +60,8 @@ export const RUSSIAN_TEXTS: Texts = {
   exposureOk: 'экспозиция в норме',
   sharpnessOk: 'резкость в норме',
   frames: 'анимация из {frames} кадров, проверен первый',
+  leftOut: 'Проверены первые {analysed} фотографий из {received}: остальные пришлите отдельной заявкой.',
+  unknownFormat: 'неизвестный формат',
 };
 
 /** Fills {name} placeholders; unknown names stay visible so a typo in a text is noticed. */

@@ -23,15 +23,23 @@ export function recordUpdate(
 
 export function insertApplication(
   db: Database,
-  a: { peerId: number; fromId: number; conversationMessageId: number; messageId: number; sentAt: number; photoCount: number },
+  a: {
+    peerId: number;
+    fromId: number;
+    conversationMessageId: number;
+    messageId: number;
+    sentAt: number;
+    photoCount: number;
+    photosReceived: number;
+  },
   now: number,
 ): number {
   return db
     .prepare(
-      `INSERT INTO applications (peer_id, from_id, conversation_message_id, message_id, state, photo_count, sent_at, received_at)
-       VALUES (?, ?, ?, ?, 'analysing', ?, ?, ?)`,
+      `INSERT INTO applications (peer_id, from_id, conversation_message_id, message_id, state, photo_count, photos_received, sent_at, received_at)
+       VALUES (?, ?, ?, ?, 'analysing', ?, ?, ?, ?)`,
     )
-    .run(a.peerId, a.fromId, a.conversationMessageId, a.messageId, a.photoCount, a.sentAt, now).lastInsertRowid;
+    .run(a.peerId, a.fromId, a.conversationMessageId, a.messageId, a.photoCount, a.photosReceived, a.sentAt, now).lastInsertRowid;
 }
 
 export function insertPhoto(db: Database, p: { applicationId: number; position: number; origin: PhotoOrigin; url: string }): number {
@@ -123,22 +131,24 @@ export interface ApplicationRow {
   id: number;
   peer_id: number;
   from_id: number;
-  state: 'analysing' | 'answered';
+  photo_count: number;
+  photos_received: number;
+  state: 'analysing' | 'analysed';
 }
 
 export function getApplication(db: Database, id: number): ApplicationRow | undefined {
-  return db.prepare('SELECT id, peer_id, from_id, state FROM applications WHERE id = ?').get<ApplicationRow>(id);
+  return db.prepare('SELECT id, peer_id, from_id, photo_count, photos_received, state FROM applications WHERE id = ?').get<ApplicationRow>(id);
 }
 
 /** True exactly once per application: the caller then queues the result message. */
-export function markAnswered(db: Database, id: number, now: number): boolean {
-  return db.prepare(`UPDATE applications SET state = 'answered', answered_at = ? WHERE id = ? AND state = 'analysing'`).run(now, id)
+export function markAnalysed(db: Database, id: number, now: number): boolean {
+  return db.prepare(`UPDATE applications SET state = 'analysed', analysed_at = ? WHERE id = ? AND state = 'analysing'`).run(now, id)
     .changes === 1;
 }
 
-export function countApplicationsByState(db: Database): Record<'analysing' | 'answered', number> {
-  const counts = { analysing: 0, answered: 0 };
-  for (const r of db.prepare('SELECT state, COUNT(*) AS n FROM applications GROUP BY state').all<{ state: 'analysing' | 'answered'; n: number }>()) {
+export function countApplicationsByState(db: Database): Record<'analysing' | 'analysed', number> {
+  const counts = { analysing: 0, analysed: 0 };
+  for (const r of db.prepare('SELECT state, COUNT(*) AS n FROM applications GROUP BY state').all<{ state: 'analysing' | 'analysed'; n: number }>()) {
     counts[r.state] = r.n;
   }
   return counts;

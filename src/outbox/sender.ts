@@ -53,6 +53,9 @@ export interface SenderStats {
   split: number;
 }
 
+/** Below this, a 914 ("too long") is not answered by cutting the text further. */
+const MIN_PART_LENGTH = 200;
+
 export function sendFailureOf(error: unknown): SendFailure {
   const vkCode = error && typeof error === 'object' && 'vkCode' in error && typeof error.vkCode === 'number' ? error.vkCode : null;
   return { vkCode, message: error instanceof Error ? error.message : String(error) };
@@ -172,6 +175,13 @@ export class OutboxSender {
         log.warn('message undeliverable: the user does not accept messages from the community', fields);
         return;
       case 'split':
+        if (part.text.length <= MIN_PART_LENGTH) {
+          // VK takes thousands of characters; refusing this few means something else is wrong.
+          markFinal(db, row.id, 'failed', failure.vkCode, `VK refused ${part.text.length} characters as too long`, now);
+          this.stats.failed += 1;
+          log.error('message refused as too long although it is short', fields);
+          return;
+        }
         shrinkParts(db, row.id, part.text.length, now);
         this.stats.split += 1;
         log.warn('message too long for VK; sending it in smaller parts', fields);

@@ -73,6 +73,7 @@ export function createVkClient(options: VkOptions): VkClient {
     },
   };
 
+  let subscribed = false;
   return {
     vk,
     transport,
@@ -89,11 +90,18 @@ export function createVkClient(options: VkOptions): VkClient {
       }
     },
     async startPolling(onMessage) {
-      vk.updates.on('message_new', async (context) => {
-        // The raw VK message object: intake parses it itself, so vk-io's getters are not relied on.
-        await onMessage((context as unknown as { message: RawMessage }).message, null);
-      });
-      await vk.updates.start();
+      if (!subscribed) {
+        subscribed = true;
+        vk.updates.on('message_new', async (context) => {
+          // The raw VK message object: intake parses it itself, so vk-io's getters are not relied on.
+          await onMessage((context as unknown as { message: RawMessage }).message, null);
+        });
+      }
+      try {
+        await vk.updates.start();
+      } catch (error) {
+        throw toVkCallError(error, 'long poll start');
+      }
     },
     async stopPolling() {
       await vk.updates.stop();

@@ -125,8 +125,11 @@ export function parseIncoming(message: RawMessage, now: number): IncomingMessage
   };
 }
 
-/** True when the text asks to apply; tolerant of case, spacing, punctuation and a chat mention. */
-export function isTrigger(text: string, phrase: string): boolean {
+/**
+ * True when the text asks to apply; tolerant of case, spacing, punctuation and a chat mention.
+ * `start`: the phrase opens the message; `anywhere`: it stands in it as whole words.
+ */
+export function isTrigger(text: string, phrase: string, where: 'start' | 'anywhere' = 'start'): boolean {
   const normal = (s: string) =>
     s
       .toLowerCase()
@@ -136,5 +139,6 @@ export function isTrigger(text: string, phrase: string): boolean {
       .trim();
   const wanted = normal(phrase);
   const got = normal(text);
-  return wanted.length > 0 && (got === wanted || got.startsWith(wanted + ' '));
+  if (wanted.length === 0) return false;
+  return where === 'start' ? got === wanted || got.startsWith(wanted + ' ') : ` ${got} `.includes(` ${wanted} `);
 }

@@ -5,7 +5,7 @@ import { RUSSIAN_TEXTS } from '../../src/app/texts.ts';
 import { parseIncoming, type RawMessage } from '../../src/vk/incoming.ts';
 import { tempDb, type TempDb } from '../helpers/db.ts';
 
-const settings: IntakeSettings = { trigger: 'подать заявку', hints: true, maxPhotos: 10, jobAttempts: 5, textLimit: 4000 };
+const settings: IntakeSettings = { scope: 'vk', trigger: 'подать заявку', hints: true, maxPhotos: 10, jobAttempts: 5, textLimit: 4000 };
 const photo = (url: string) => ({ type: 'photo', photo: { sizes: [{ type: 'x', url, width: 604, height: 453 }] } });
 
 function take(t: TempDb, raw: RawMessage) {
@@ -89,5 +89,24 @@ describe('intake', () => {
     }
     assert.deepEqual(counts(t), { applications: 0, photos: 0, jobs: 0, outbox: 0 });
     assert.equal(t.db.prepare('SELECT COUNT(*) AS n FROM updates').get<{ n: number }>()?.n, 0, 'the update can be taken again');
+  });
+});
+
+describe('trigger placement', () => {
+  const t = tempDb();
+  after(() => t.cleanup());
+  it('accepts the phrase anywhere in a private message, only at the start in a chat', () => {
+    const photo1 = { type: 'photo', photo: { sizes: [{ type: 'x', url: 'https://sun9-1.userapi.com/p.jpg', width: 9, height: 9 }] } };
+    const dm = take(t, { peer_id: 100002, from_id: 100002, date: 1, conversation_message_id: 1, text: 'Хочу подать заявку, вот фото', attachments: [photo1] });
+    assert.equal(dm.kind, 'application');
+    const chat = take(t, { peer_id: 2000000001, from_id: 100002, date: 1, conversation_message_id: 2, text: 'кто знает, как подать заявку?', attachments: [photo1] });
+    assert.equal(chat.kind, 'ignored');
+  });
+  it('keeps updates of different VK worlds apart (each start of the built-in sandbox is one)', () => {
+    const raw = { peer_id: 100003, from_id: 100003, date: 1, conversation_message_id: 1, text: 'подать заявку' };
+    const inWorld = (scope: string) => takeMessage(t.db, parseIncoming(raw, 0), null, { ...settings, scope }, RUSSIAN_TEXTS, 0, Math.random);
+    assert.equal(inWorld('sandbox-1').kind, 'no_photo');
+    assert.equal(inWorld('sandbox-1').kind, 'duplicate');
+    assert.equal(inWorld('sandbox-2').kind, 'no_photo');
   });
 });

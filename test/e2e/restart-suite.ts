@@ -98,7 +98,7 @@ export function restartSuite(label: string, how: StartOptions = {}): void {
       try {
         const count = (sql: string) => db.prepare(sql).get<{ n: number }>()?.n;
         assert.equal(count('SELECT COUNT(*) AS n FROM applications'), applications.length);
-        assert.equal(count(`SELECT COUNT(*) AS n FROM applications WHERE state <> 'answered'`), 0);
+        assert.equal(count(`SELECT COUNT(*) AS n FROM applications WHERE state <> 'analysed'`), 0);
         assert.equal(count(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')`), 0, 'no job stuck');
         assert.equal(count(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'`), 0, 'nothing left unsent');
         assert.equal(
