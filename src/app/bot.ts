@@ -9,9 +9,11 @@ import { RateLimiter } from '../outbox/rate-limit.ts';
 import { OutboxSender } from '../outbox/sender.ts';
 import { recoverLeases } from '../queue/jobs.ts';
 import { JobRunner } from '../queue/runner.ts';
-import type { VkClient } from '../vk/client.ts';
+import { getState, setState } from '../db/bot-state.ts';
+import type { PollingOptions, VkClient } from '../vk/client.ts';
+import type { LongPollUpdate } from '../vk/longpoll.ts';
 import type { HostAllowList } from '../vk/download.ts';
-import { parseIncoming, type RawMessage } from '../vk/incoming.ts';
+import { MalformedMessageError, parseIncoming, type IncomingMessage, type RawMessage } from '../vk/incoming.ts';
 import { ANALYSE_PHOTO, takeMessage, type IntakeSettings } from './intake.ts';
 import { createPhotoJobHandler, type Analyser } from './photo-job.ts';
 import type { Texts } from './texts.ts';
@@ -69,15 +71,10 @@ export class VkStartError extends Error {
  * Starts the long poll, riding out transient trouble (network, HTTP 5xx, VK errors 6/10) with
  * back-off; fails at once, with what to do, on errors that only the admin can fix.
  */
-async function startPollingPatiently(
-  vk: VkClient,
-  onMessage: (raw: RawMessage, eventId: string | null) => Promise<void>,
-  clock: Clock,
-  log: Logger,
-): Promise<void> {
+async function startPollingPatiently(vk: VkClient, polling: PollingOptions, log: Logger, clock: Clock): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await vk.startPolling(onMessage);
+      await vk.startPolling(polling);
       return;
     } catch (error) {
       const code = error && typeof error === 'object' && 'vkCode' in error ? (error.vkCode as number | null) : null;
@@ -150,8 +147,29 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
   };
   let accepting = true;
 
-  async function onMessage(raw: RawMessage, eventId: string | null): Promise<void> {
-    if (!accepting) return;
+  /**
+   * One long-poll update. Returns once it is committed (or deliberately skipped); throws when it
+   * could not be recorded, so the long poll keeps its position and fetches it again.
+   */
+  async function onUpdate(update: LongPollUpdate): Promise<void> {
+    if (!accepting) throw new Error('shutting down: the update is left for the next start');
+    if (update.type !== 'message_new') return;
+    const raw = (update.object?.message ?? {}) as RawMessage;
+    let incoming: IncomingMessage;
+    try {
+      incoming = parseIncoming(await completeMessage(raw), clock.now());
+    } catch (error) {
+      if (error instanceof MalformedMessageError) {
+        log.warn('update without a usable message skipped', { event: update.event_id, error });
+        return;
+      }
+      throw error;
+    }
+    recordMessage(incoming, update.event_id ?? null);
+  }
+
+  /** Long poll may leave attachments out of a big message (is_cropped): fetch it whole. */
+  async function completeMessage(raw: RawMessage): Promise<RawMessage> {
     let message = raw;
     if (raw.is_cropped && typeof raw.peer_id === 'number' && typeof raw.conversation_message_id === 'number') {
       try {
@@ -160,37 +178,42 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
         log.warn('could not load a cropped message in full; using what the event carried', { error });
       }
     }
-    const incoming = parseIncoming(message, clock.now());
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const result = takeMessage(db, incoming, eventId, intake, deps.texts, clock.now(), random);
-        if (result.kind === 'application') {
-          runner.notify();
-          log.info('application received', {
-            application: result.applicationId,
-            peer: incoming.peerId,
-            from: incoming.fromId,
-            photos: result.photos,
-          });
-        } else if (result.kind === 'duplicate') {
-          log.info('repeated message ignored', { peer: incoming.peerId, cmid: incoming.conversationMessageId });
-        }
-        if (result.kind !== 'ignored' && result.kind !== 'duplicate') sender.notify();
-        return;
-      } catch (error) {
-        // A busy or briefly full database must not drop the message: try again shortly.
-        if (!isRetryable(error) || attempt >= 20) {
-          log.error('message could not be recorded', { peer: incoming.peerId, cmid: incoming.conversationMessageId, error });
-          return;
-        }
-        await clock.sleep(Math.min(50 * attempt, 1000));
-      }
-    }
+    return message;
   }
+
+  /** A busy or full database throws here; the long poll then fetches the update again. */
+  function recordMessage(incoming: IncomingMessage, eventId: string | null): void {
+    const result = takeMessage(db, incoming, eventId, intake, deps.texts, clock.now(), random);
+    if (result.kind === 'application') {
+      runner.notify();
+      log.info('application received', {
+        application: result.applicationId,
+        peer: incoming.peerId,
+        from: incoming.fromId,
+        photos: result.photos,
+      });
+    } else if (result.kind === 'duplicate') {
+      log.info('repeated message ignored', { peer: incoming.peerId, cmid: incoming.conversationMessageId });
+    }
+    if (result.kind !== 'ignored' && result.kind !== 'duplicate') sender.notify();
+  }
+
 
   sender.start();
   runner.start();
-  await startPollingPatiently(deps.vk, onMessage, clock, log);
+  const positionKey = `longpoll_ts:${deps.scope}`;
+  await startPollingPatiently(
+    deps.vk,
+    {
+      onUpdate,
+      loadPosition: () => getState(db, positionKey),
+      savePosition: (ts) => setState(db, positionKey, ts, clock.now()),
+      clock,
+      log,
+    },
+    log,
+    clock,
+  );
 
   return {
     runner,

@@ -1,10 +1,13 @@
 // vk-io wiring: the API client pointed at VK or the sandbox, messages.send for the outbox,
-// and the Bots Long Poll feeding raw messages to intake.
+// and the Bots Long Poll (our own loop over vk-io's API, see longpoll.ts) feeding intake.
 import http from 'node:http';
 import https from 'node:https';
 import { APIError, VK } from 'vk-io';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
 import type { MessageTransport } from '../outbox/sender.ts';
 import type { RawMessage } from './incoming.ts';
+import { LongPoll, type LongPollUpdate } from './longpoll.ts';
 
 export interface VkOptions {
   token: string;
@@ -34,13 +37,24 @@ function toVkCallError(error: unknown, method: string): VkCallError {
   return new VkCallError(null, `${method}: ${error instanceof Error ? error.message : String(error)}`);
 }
 
+export interface PollingOptions {
+  onUpdate(update: LongPollUpdate): Promise<void>;
+  loadPosition(): string | undefined;
+  savePosition(ts: string): void;
+  clock: Clock;
+  log: Logger;
+}
+
 export interface VkClient {
   vk: VK;
   transport: MessageTransport;
   /** The full message when a long-poll event was cropped. */
   fetchMessage(peerId: number, conversationMessageId: number): Promise<RawMessage | undefined>;
-  /** Subscribes and starts the long poll; resolves once the first poll is under way. */
-  startPolling(onMessage: (message: RawMessage, eventId: string | null) => Promise<void>): Promise<void>;
+  /**
+   * Starts the long poll from the saved position (or VK's newest); resolves once the first poll
+   * is under way. Each update is handed over in order; the position is saved after them.
+   */
+  startPolling(options: PollingOptions): Promise<void>;
   /** Stops taking updates; the API stays usable so the outbox can still send. */
   stopPolling(): Promise<void>;
   close(): void;
@@ -59,7 +73,6 @@ export function createVkClient(options: VkOptions): VkClient {
     // The outbox retries with its own back-off and the stored random_id; vk-io must not add
     // blind retries of its own on top (it still re-queues error 6 itself, same random_id).
     apiRetryLimit: 0,
-    ...(options.groupId > 0 ? { pollingGroupId: options.groupId } : {}),
   });
 
   const transport: MessageTransport = {
@@ -73,7 +86,8 @@ export function createVkClient(options: VkOptions): VkClient {
     },
   };
 
-  let subscribed = false;
+  let groupId = options.groupId;
+  let longPoll: LongPoll | undefined;
   return {
     vk,
     transport,
@@ -82,29 +96,38 @@ export function createVkClient(options: VkOptions): VkClient {
         const { items } = await vk.api.messages.getByConversationMessageId({
           peer_id: peerId,
           conversation_message_ids: conversationMessageId,
-          group_id: options.groupId > 0 ? options.groupId : undefined,
+          group_id: groupId > 0 ? groupId : undefined,
         });
         return items[0] as RawMessage | undefined;
       } catch (error) {
         throw toVkCallError(error, 'messages.getByConversationMessageId');
       }
     },
-    async startPolling(onMessage) {
-      if (!subscribed) {
-        subscribed = true;
-        vk.updates.on('message_new', async (context) => {
-          // The raw VK message object: intake parses it itself, so vk-io's getters are not relied on.
-          await onMessage((context as unknown as { message: RawMessage }).message, null);
-        });
+    async startPolling(polling) {
+      if (groupId === 0) {
+        try {
+          const { groups } = await vk.api.groups.getById({});
+          groupId = groups[0]?.id ?? 0;
+        } catch (error) {
+          throw toVkCallError(error, 'groups.getById');
+        }
+        if (!groupId) throw new VkCallError(100, 'groups.getById: the token names no community; set VK_GROUP_ID');
       }
-      try {
-        await vk.updates.start();
-      } catch (error) {
-        throw toVkCallError(error, 'long poll start');
-      }
+      longPoll = new LongPoll({
+        ...polling,
+        async getServer() {
+          try {
+            const r = await vk.api.groups.getLongPollServer({ group_id: groupId });
+            return { server: r.server, key: r.key, ts: String(r.ts) };
+          } catch (error) {
+            throw toVkCallError(error, 'groups.getLongPollServer');
+          }
+        },
+      });
+      await longPoll.start();
     },
     async stopPolling() {
-      await vk.updates.stop();
+      await longPoll?.stop();
     },
     close() {
       agent.destroy();
