@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createAnalysisPool } from './analysis/pool.ts';
-import { analysisOptions, startBot, VkStartError } from './app/bot.ts';
+import { analysisOptions, startBot } from './app/bot.ts';
 import { formatChecks, imageSelfTest, runDoctor } from './app/doctor.ts';
 import { formatStatus, readStatus } from './app/status.ts';
 import { RUSSIAN_TEXTS } from './app/texts.ts';
@@ -19,6 +19,7 @@ import { createLogger, redact, type Logger } from './log.ts';
 import { sandboxImagesFromPool } from './sandbox/images.ts';
 import { startSandbox, type Sandbox } from './sandbox/server.ts';
 import { createVkClient } from './vk/client.ts';
+import { VkStartError } from './vk/start.ts';
 import { VK_IMAGE_HOST_SUFFIXES, type HostAllowList } from './vk/download.ts';
 import { VERSION } from './version.ts';
 

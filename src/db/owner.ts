@@ -2,6 +2,7 @@
 // a second one refuses to start while the first is alive. Start-up recovery (every lease of a
 // previous run is dead) is only sound because of this.
 import { randomUUID } from 'node:crypto';
+import { setState } from './bot-state.ts';
 import type { Database } from './driver.ts';
 
 export interface OwnerInfo {
@@ -55,10 +56,7 @@ export function claimDatabase(
       if (fresh && !gone) throw new DatabaseInUseError(db.path, owner, row.updated_at);
     }
     const info: OwnerInfo = { pid: me.pid, host: me.host, token, startedAt: now };
-    db.prepare(
-      `INSERT INTO bot_state (key, value, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-    ).run(KEY, JSON.stringify(info), now);
+    setState(db, KEY, JSON.stringify(info), now);
   });
   const mine = `%"token":"${token}"%`;
   return {
