@@ -25,6 +25,12 @@ export interface StartupFigures {
   busyPeakRssMiB: number[];
 }
 
+/** The sandbox runs when VK_TOKEN is absent (an empty one is an error). */
+function withoutToken(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { VK_TOKEN: _token, ...rest } = env;
+  return rest;
+}
+
 function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
@@ -46,7 +52,7 @@ async function oneRound(v: Variant, photos: Buffer[]): Promise<{ readyMs: number
   const started = Date.now();
   const child = spawn(v.cmd, [...v.args, 'run', '--port', '0', '--db', join(dir, 'b.db')], {
     cwd: v.cwd ?? dir,
-    env: { ...process.env, VK_TOKEN: '', ZAKADROM_LOG_FORMAT: 'json', ZAKADROM_WORKERS: '2' },
+    env: { ...withoutToken(process.env), ZAKADROM_LOG_FORMAT: 'json', ZAKADROM_WORKERS: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

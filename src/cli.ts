@@ -41,8 +41,10 @@ export function parseArgs(argv: string[], settingFlags: ReadonlySet<string>): Pa
         continue;
       }
       if (!settingFlags.has(name)) {
-        // Reported with the bad settings, all at once; its value (if any) is not guessed at.
+        // Reported with the bad settings, all at once. A following word is taken as its value
+        // (a mistyped --max-photo 5), so it is not mistaken for a command.
         unknown.push(name);
+        if (eq === -1 && argv[i + 1] !== undefined && !argv[i + 1]?.startsWith('-')) i += 1;
         continue;
       }
       const value = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
@@ -62,8 +64,7 @@ export function parseArgs(argv: string[], settingFlags: ReadonlySet<string>): Pa
     command = first as CommandName;
     positionals.shift();
   }
-  // With an unknown option about, a stray word may be its value: the option is reported instead.
-  if (positionals.length > 0 && unknown.length === 0) throw new UsageError(`unexpected argument "${positionals[0]}" after ${command}`);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" after ${command}`);
   if (switches.has('help')) command = 'help';
   else if (switches.has('version')) command = 'version';
   return { command, settings, switches, positionals, unknown };

@@ -18,7 +18,7 @@ interface Setting<T> {
 function integer(min: number, max: number): Parser<number> {
   return (raw) => {
     const n = Number(raw);
-    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) return { error: `must be a whole number, got "${raw}"` };
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(n)) return { error: `must be a whole number, got "${raw}"` };
     if (n < min || n > max) return { error: `must be between ${min} and ${max}, got ${n}` };
     return n;
   };
@@ -27,7 +27,7 @@ function integer(min: number, max: number): Parser<number> {
 function decimal(min: number, max: number): Parser<number> {
   return (raw) => {
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) return { error: `must be a number, got "${raw}"` };
+    if (!/^-?\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n)) return { error: `must be a number like 0.5, got "${raw}"` };
     if (n < min || n > max) return { error: `must be between ${min} and ${max}, got ${n}` };
     return n;
   };
@@ -43,7 +43,10 @@ const httpUrl: Parser<string> = (raw) => {
   try {
     const url = new URL(raw);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: `must be an http(s) URL, got "${raw}"` };
-    return raw.replace(/\/+$/, '');
+    const base = raw.replace(/\/+$/, '');
+    // VK's API base always ends in /method; without it every call would hit the wrong path.
+    if (!base.endsWith('/method')) return { error: `must end with /method, like https://api.vk.ru/method, got "${raw}"` };
+    return base;
   } catch {
     return { error: `must be a URL like https://api.vk.ru/method, got "${raw}"` };
   }
@@ -273,6 +276,11 @@ export function parseConfig(flags: ReadonlyMap<string, string>, env: Record<stri
     const raw = fromFlag ?? env[setting.env];
     const source = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
     sources[key] = source;
+    if (setting.secret && raw === '' && fromFlag === undefined) {
+      // A VK_TOKEN= line with nothing after it is a mistake, not a wish for the offline sandbox.
+      problems.push(`${setting.env}: is set but empty; give the token, or unset ${setting.env} to run the offline sandbox`);
+      continue;
+    }
     if (raw === undefined || (raw === '' && fromFlag === undefined)) {
       out[key] = typeof setting.default === 'function' ? (setting.default as (p: Record<string, unknown>) => unknown)(out) : setting.default;
       continue;

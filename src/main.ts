@@ -34,6 +34,11 @@ class StartError extends Error {
   readonly retryable = false;
 }
 
+function loopbackOrigins(url: URL): string[] {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return ['127.0.0.1', 'localhost', '[::1]'].map((host) => `${url.protocol}//${host}:${port}`);
+}
+
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -92,7 +97,13 @@ function ownDatabase(db: Database, config: Config, log: Logger): { ownership: Ow
   }
   const timer = setInterval(() => {
     try {
-      if (!ownership.heartbeat(Date.now())) log.error('another process has taken over the database', { db: config.db });
+      if (!ownership.heartbeat(Date.now())) {
+        // This process was frozen long enough to be taken for dead: two bots must not share the
+        // database, so this one leaves (through the normal shutdown).
+        log.error('another process has taken over the database; stopping', { db: config.db });
+        clearInterval(timer);
+        process.kill(process.pid, 'SIGTERM');
+      }
     } catch (error) {
       log.warn('could not write the heartbeat', { error });
     }
@@ -187,8 +198,9 @@ async function runBot(config: Config, log: Logger): Promise<void> {
   }
   const allow: HostAllowList = {
     suffixes: VK_IMAGE_HOST_SUFFIXES,
-    // A loopback API URL is a sandbox: its photos are served from the same origin.
-    origins: isLoopback(apiUrl) ? [new URL(apiUrl).origin] : [],
+    // A loopback API URL is a sandbox: its photos come from the same port on loopback, under
+    // whichever loopback name the sandbox chose for its URLs.
+    origins: isLoopback(apiUrl) ? loopbackOrigins(new URL(apiUrl)) : [],
   };
   const imageError = await imageCheck;
   if (imageError !== undefined) {

@@ -60,7 +60,7 @@ export const RUSSIAN_TEXTS: Texts = {
   exposureOk: 'экспозиция в норме',
   sharpnessOk: 'резкость в норме',
   frames: 'анимация из {frames} кадров, проверен первый',
-  leftOut: 'Проверены первые {analysed} фотографий из {received}: остальные пришлите отдельной заявкой.',
+  leftOut: 'Проверены первые {analysed} из {received} присланных фотографий; остальные пришлите отдельной заявкой.',
   unknownFormat: 'неизвестный формат',
 };
 

@@ -2,6 +2,7 @@
 // a second one refuses to start while the first is alive. Start-up recovery (every lease of a
 // previous run is dead) is only sound because of this.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { setState } from './bot-state.ts';
 import type { Database } from './driver.ts';
 
@@ -74,8 +75,14 @@ export function claimDatabase(
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as { code?: string }).code === 'EPERM';
+  }
+  // A killed process that its parent has not reaped yet (a zombie) still answers signal 0.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc here: trust the signal
   }
 }

@@ -1,7 +1,7 @@
 // Puts native libraries embedded in the compiled binary where the dynamic loader can use them:
 // a content-hashed folder under the first usable cache directory, written atomically, shared
 // safely by processes starting at the same time.
-import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface EmbeddedFile {
@@ -44,15 +44,23 @@ export function cacheCandidates(env: CacheEnv, uid: number, executableDir: strin
 }
 
 /**
- * A shared temporary directory is only trusted when this user owns it and nobody else can
- * write to it; otherwise another user could plant a library for us to load.
+ * Another user must not be able to plant a library for us to load. The base directory is never
+ * changed (it may be /tmp); it may be shared only with the sticky bit, which stops others from
+ * replacing our entries. The folder we load from must be ours and writable by nobody else.
  */
-function ensurePrivateDir(dir: string, uid: number): void {
+function checkBase(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw new Error('not a directory');
-  if (uid >= 0 && st.uid !== uid) throw new Error(`owned by uid ${st.uid}, not by this user (${uid})`);
-  if ((st.mode & 0o022) !== 0) chmodSync(dir, st.mode & ~0o022);
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) throw new Error('writable by other users (and not sticky)');
+}
+
+function checkOwnFolder(dir: string, uid: number): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (uid >= 0 && st.uid !== uid) throw new Error(`${dir} belongs to uid ${st.uid}, not to this user (${uid})`);
+  if ((st.mode & 0o022) !== 0) throw new Error(`${dir} is writable by other users`);
 }
 
 function writeAtomically(path: string, bytes: Uint8Array): void {
@@ -74,8 +82,9 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
  * rewrites file by file (each rename is atomic, and every writer writes the same bytes).
  */
 export function materialise(base: string, hash: string, files: EmbeddedFile[], uid: number): string {
-  ensurePrivateDir(base, uid);
+  checkBase(base);
   const dir = join(base, hash);
+  checkOwnFolder(dir, uid);
   const marker = join(dir, '.complete');
   if (existsSync(marker)) return dir;
   for (const file of files) writeAtomically(join(dir, file.relative), readFileSync(file.embedded));
@@ -102,12 +111,14 @@ export function loadEmbeddedAddon(
       process.dlopen(module, join(dir, addonRelative));
       return module.exports;
     } catch (error) {
-      attempts.push({ dir: base, reason: error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error) });
-      // A half-written folder must not be mistaken for a good one later.
+      const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+      attempts.push({ dir: base, reason: /failed to map segment/.test(reason) ? `${reason} (mounted noexec?)` : reason });
+      // A folder that cannot be used (half-written, or on a noexec mount) is 19 MB of nothing.
       try {
-        if (!existsSync(join(base, hash, '.complete'))) rmSync(join(base, hash), { recursive: true, force: true });
+        const st = lstatSync(join(base, hash));
+        if (st.isDirectory() && (uid < 0 || st.uid === uid)) rmSync(join(base, hash), { recursive: true, force: true });
       } catch {
-        // Best effort: an unwritable directory cannot be cleaned either, and is skipped anyway.
+        // Best effort: an unwritable or missing folder cannot be cleaned, and is skipped anyway.
       }
     }
   }

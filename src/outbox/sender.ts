@@ -67,6 +67,7 @@ export class OutboxSender {
   private readonly stats: SenderStats = { sent: 0, retried: 0, undeliverable: 0, failed: 0, split: 0 };
   private stopping = false;
   private loop: Promise<void> | undefined;
+  private pausedUntil = 0;
 
   constructor(
     private readonly deps: SenderDeps,
@@ -102,6 +103,10 @@ export class OutboxSender {
     const { db, clock, log } = this.deps;
     while (!this.stopping) {
       try {
+        if (clock.now() < this.pausedUntil) {
+          await clock.sleep(this.pausedUntil - clock.now());
+          continue;
+        }
         const free = this.options.concurrency - this.inFlight.size;
         const rows = free > 0 ? dueMessages(db, clock.now(), free, new Set(this.inFlight.keys())) : [];
         if (rows.length > 0) {
@@ -144,8 +149,10 @@ export class OutboxSender {
       log.info(part.isLast ? 'message sent' : 'message part sent', { outbox: row.id, peer: row.peer_id, purpose: row.purpose, attempt });
     } catch (error) {
       // The database refused (busy, full disk): the row stays pending and is sent again with
-      // the same random_id, which VK drops if the first call went through.
+      // the same random_id, which VK drops if the first call went through. Pause the loop a
+      // little so a full disk gives a log line a second, not hundreds.
       log.error('outbox row could not be updated', { outbox: row.id, error });
+      this.pausedUntil = clock.now() + this.options.pollMs;
     }
   }
 

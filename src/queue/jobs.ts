@@ -55,15 +55,22 @@ export function claim(db: Database, now: number, leaseMs: number): Job | undefin
     .prepare(
       `UPDATE jobs
           SET state = 'running', attempts = attempts + 1, lease_token = ?, lease_expires_at = ?, updated_at = ?
-        WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? ORDER BY run_at, id LIMIT 1)
+        WHERE id = (SELECT id FROM jobs
+                     WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_expires_at <= ?)
+                     ORDER BY run_at, id LIMIT 1)
         RETURNING id, kind, payload, state, run_at, attempts, max_attempts, lease_token, lease_expires_at, last_error`,
     )
-    .get<Job>(randomUUID(), now + leaseMs, now, now);
+    .get<Job>(randomUUID(), now + leaseMs, now, now, now);
 }
 
-/** Earliest time a queued job becomes due, for sleeping until then. */
+/** Earliest time a queued job becomes due or a lease expires, for sleeping until then. */
 export function nextDueAt(db: Database): number | undefined {
-  const row = db.prepare(`SELECT MIN(run_at) AS at FROM jobs WHERE state = 'queued'`).get<{ at: number | null }>();
+  const row = db
+    .prepare(
+      `SELECT MIN(at) AS at FROM (SELECT MIN(run_at) AS at FROM jobs WHERE state = 'queued'
+                                  UNION ALL SELECT MIN(lease_expires_at) FROM jobs WHERE state = 'running')`,
+    )
+    .get<{ at: number | null }>();
   return row?.at ?? undefined;
 }
 

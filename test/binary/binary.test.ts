@@ -65,6 +65,22 @@ describe('the compiled binary, alone in an empty folder', { skip }, () => {
     assert.doesNotMatch(files, /\.tmp/, 'no temporary files left');
   });
 
+  it('uses a shared sticky directory without changing it, and skips one anyone may write to', async () => {
+    const { chmodSync, statSync } = await import('node:fs');
+    const sticky = tempDir('zakadrom-sticky-');
+    chmodSync(sticky, 0o1777);
+    const r = await run(['doctor'], { ZAKADROM_NATIVE_DIR: sticky });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(statSync(sticky).mode & 0o7777, 0o1777, 'mode left as it was');
+    const open = tempDir('zakadrom-open-');
+    chmodSync(open, 0o777);
+    const home = tempDir('zakadrom-home-');
+    const r2 = await run(['doctor'], { ZAKADROM_NATIVE_DIR: open, HOME: home, XDG_CACHE_HOME: '' });
+    assert.equal(r2.code, 0, r2.stdout + r2.stderr);
+    assert.deepEqual(readdirSync(open), [], 'nothing written where others could replace it');
+    assert.equal(statSync(open).mode & 0o7777, 0o777);
+  });
+
   describe('unusable cache directories', () => {
     const mounts: string[] = [];
     function noexecDir(): string | undefined {

@@ -30,11 +30,21 @@ describe('zakadrom command line', () => {
   });
 
   it('reports every bad setting at once, by name, and exits 2', async () => {
-    const r = await runZakadrom(['run', '--port', 'eighty', '--workers', '0', '--vk-api-url', 'ftp://x', '--colour', 'red'], {
-      ZAKADROM_MAX_DOWNLOAD_MB: '-1',
-    });
+    const r = await runZakadrom(
+      ['run', '--port', 'eighty', '--max-photo', '5', '--workers', '0', '--vk-api-url', 'http://127.0.0.1:9000', '--colour', 'red', '--dark-mean', '0x10'],
+      { ZAKADROM_MAX_DOWNLOAD_MB: '-1', VK_TOKEN: '' },
+    );
     assert.equal(r.code, 2);
-    for (const name of ['--port', '--workers', '--vk-api-url', '--colour: unknown option', 'ZAKADROM_MAX_DOWNLOAD_MB']) {
+    for (const name of [
+      '--port',
+      '--max-photo: unknown option',
+      '--workers',
+      '--vk-api-url: must end with /method',
+      '--colour: unknown option',
+      '--dark-mean',
+      'ZAKADROM_MAX_DOWNLOAD_MB',
+      'VK_TOKEN: is set but empty',
+    ]) {
       assert.ok(r.stderr.includes(name), `mentions ${name}: ${r.stderr}`);
     }
   });

@@ -42,8 +42,18 @@ describe('one bot per database', () => {
       t.cleanup();
     }
   });
-  it('processAlive tells a live pid from a dead one', () => {
+  it('processAlive tells a live pid from a dead one, and a zombie (killed, not yet reaped) is dead', async () => {
     assert.equal(processAlive(process.pid), true);
     assert.equal(processAlive(2 ** 22 + 12345), false);
+    // `sleep 0` becomes the child of a process (exec'd sleep) that never reaps it: a zombie.
+    const { spawn } = await import('node:child_process');
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = await new Promise<number>((resolve) => parent.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      assert.equal(processAlive(pid), false, `zombie ${pid} counts as gone`);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });

@@ -43,7 +43,7 @@ describe('hostile and awkward files get the answer they deserve', { skip: NO_SHA
 
   before(async () => {
     bot = startZakadrom(['run', '--port', '0', '--db', dbPath], {
-      VK_TOKEN: '',
+      VK_TOKEN: undefined,
       ZAKADROM_RETRY_BASE_MS: '50',
       ZAKADROM_JOB_ATTEMPTS: '3',
     });

@@ -20,7 +20,7 @@ export function corpusSuite(label: string, how: StartOptions = {}): void {
     before(async () => {
       const dir = tempDir();
       bot = startZakadrom(['run', '--port', '0', '--db', join(dir, 'corpus.db')], {
-        VK_TOKEN: '',
+        VK_TOKEN: undefined,
         ZAKADROM_WORKERS: '2',
         ZAKADROM_RETRY_BASE_MS: '100',
         ZAKADROM_JOB_ATTEMPTS: '3',

@@ -35,9 +35,12 @@ export interface StartOptions {
 export function startZakadrom(argv: string[], env: Record<string, string | undefined> = {}, options: StartOptions = {}): Running {
   const { cmd, args } = options.command ?? zakadromCommand();
   const cwd = options.cwd ?? ROOT;
+  // An undefined value removes the variable (spawn would pass the string "undefined").
+  const merged: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ZAKADROM_LOG_FORMAT: 'json', ...env })) if (v !== undefined) merged[k] = v;
   const proc = spawn(cmd, [...args, ...argv], {
     cwd,
-    env: { ...process.env, ZAKADROM_LOG_FORMAT: 'json', ...env },
+    env: merged,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

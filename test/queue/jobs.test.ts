@@ -126,3 +126,24 @@ describe('durable job queue', () => {
     assert.equal(seen.size, 200);
   });
 });
+
+describe('expired leases while running', () => {
+  it('a job whose lease expired is claimed again without a restart, under a new token', () => {
+    const t = tempDb();
+    try {
+      const { db } = t;
+      db.transaction(() => enqueue(db, { kind: 'k', payload: {}, maxAttempts: 5 }, 0));
+      const first = claim(db, 0, 100);
+      assert.ok(first);
+      assert.equal(claim(db, 50, 100), undefined, 'the lease is alive at 50');
+      const again = claim(db, 100, 100);
+      assert.ok(again, 'taken again once the lease expired');
+      assert.equal(again.id, first.id);
+      assert.equal(again.attempts, 2);
+      assert.throws(() => complete(db, first, 120), LeaseLostError);
+      complete(db, again, 120);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
