@@ -8,7 +8,7 @@ CREATE TABLE updates (
   event_id    TEXT,                       -- VK's event_id when the transport gives one
   peer_id     INTEGER NOT NULL,
   from_id     INTEGER NOT NULL,
-  outcome     TEXT NOT NULL CHECK (outcome IN ('application', 'no_photo', 'hint', 'ignored')),
+  outcome     TEXT NOT NULL CHECK (outcome IN ('application', 'no_photo', 'hint', 'ignored', 'over_limit')),
   received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
@@ -91,7 +91,7 @@ CREATE TABLE outbox (
   message          TEXT NOT NULL,
   part_limit       INTEGER NOT NULL CHECK (part_limit > 0),
   sent_chars       INTEGER NOT NULL DEFAULT 0,
-  purpose          TEXT NOT NULL CHECK (purpose IN ('ack', 'result', 'no_photo', 'hint')),
+  purpose          TEXT NOT NULL CHECK (purpose IN ('ack', 'result', 'no_photo', 'hint', 'over_limit')),
   application_id   INTEGER REFERENCES applications (id),
   state            TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'undeliverable', 'failed')),
   attempts         INTEGER NOT NULL DEFAULT 0,

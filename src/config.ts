@@ -123,6 +123,13 @@ export const SETTINGS = {
     parse: flag,
     doc: 'answer other private messages with how to apply',
   },
+  perUserHourly: {
+    flag: 'per-user-hourly',
+    env: 'ZAKADROM_PER_USER_HOURLY',
+    default: 20,
+    parse: integer(1, 100000),
+    doc: 'applications one user may start per hour; more get a polite refusal',
+  },
   maxPhotos: { flag: 'max-photos', env: 'ZAKADROM_MAX_PHOTOS', default: 10, parse: integer(1, 50), doc: 'photos per application' },
   maxMegapixels: {
     flag: 'max-megapixels',

@@ -105,6 +105,7 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
     maxPhotos: config.maxPhotos,
     jobAttempts: config.jobAttempts,
     textLimit: config.textLimit,
+    perUserHourly: config.perUserHourly,
   };
   let accepting = true;
 

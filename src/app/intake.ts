@@ -1,11 +1,11 @@
 // Intake: ONE transaction per incoming message records it under its dedup key and, for an
 // application, the application, its photos, one analysis job per photo and the acknowledgement.
 import type { Database } from '../db/driver.ts';
-import { insertApplication, insertPhoto, recordUpdate } from '../db/applications.ts';
+import { applicationsSince, insertApplication, insertPhoto, recordUpdate } from '../db/applications.ts';
 import { queueMessage } from '../outbox/store.ts';
 import { enqueue } from '../queue/jobs.ts';
 import { isTrigger, type IncomingMessage } from '../vk/incoming.ts';
-import type { Texts } from './texts.ts';
+import { fill, type Texts } from './texts.ts';
 
 export const ANALYSE_PHOTO = 'analyse_photo';
 
@@ -20,12 +20,14 @@ export interface IntakeSettings {
   maxPhotos: number;
   jobAttempts: number;
   textLimit: number;
+  /** Applications one user may start per hour; more get a polite refusal and queue nothing. */
+  perUserHourly: number;
 }
 
 export type IntakeResult =
   | { kind: 'duplicate' }
   | { kind: 'ignored' }
-  | { kind: 'no_photo' | 'hint' }
+  | { kind: 'no_photo' | 'hint' | 'over_limit' }
   | { kind: 'application'; applicationId: number; photos: number };
 
 /** VK numbers messages per conversation; the pair names one message whatever the transport. */
@@ -34,6 +36,7 @@ export function dedupKey(scope: string, msg: Pick<IncomingMessage, 'peerId' | 'c
 }
 
 const CHAT_PEER_OFFSET = 2_000_000_000;
+const HOUR_MS = 3_600_000;
 
 export function takeMessage(
   db: Database,
@@ -52,17 +55,20 @@ export function takeMessage(
   if (!trigger && (isChat || !settings.hints)) return { kind: 'ignored' };
 
   return db.transaction((): IntakeResult => {
-    const outcome = !trigger ? 'hint' : msg.photos.length === 0 ? 'no_photo' : 'application';
+    const overLimit =
+      trigger && msg.photos.length > 0 && applicationsSince(db, msg.fromId, now - HOUR_MS) >= settings.perUserHourly;
+    const outcome = !trigger ? 'hint' : msg.photos.length === 0 ? 'no_photo' : overLimit ? 'over_limit' : 'application';
     const fresh = recordUpdate(
       db,
       { dedupKey: dedupKey(settings.scope, msg), eventId, peerId: msg.peerId, fromId: msg.fromId, outcome },
       now,
     );
     if (!fresh) return { kind: 'duplicate' };
-    const reply = (message: string, purpose: 'ack' | 'no_photo' | 'hint', applicationId: number | null) =>
+    const reply = (message: string, purpose: 'ack' | 'no_photo' | 'hint' | 'over_limit', applicationId: number | null) =>
       queueMessage(db, { peerId: msg.peerId, message, purpose, applicationId }, settings.textLimit, now, random);
     if (outcome !== 'application') {
-      reply(outcome === 'hint' ? texts.hint : texts.noPhoto, outcome, null);
+      const text = { hint: texts.hint, no_photo: texts.noPhoto, over_limit: fill(texts.overLimit, { limit: settings.perUserHourly }) }[outcome];
+      reply(text, outcome, null);
       return { kind: outcome };
     }
     const photos = msg.photos.slice(0, settings.maxPhotos);

@@ -20,6 +20,7 @@ export interface Texts {
   sharpnessOk: string;
   frames: string;
   leftOut: string;
+  overLimit: string;
   unknownFormat: string;
 }
 
@@ -62,6 +63,7 @@ export const RUSSIAN_TEXTS: Texts = {
   frames: 'анимация из {frames} кадров, проверен первый',
   leftOut: 'Проверены первые {analysed} из {received} присланных фотографий; остальные пришлите отдельной заявкой.',
   unknownFormat: 'неизвестный формат',
+  overLimit: 'Вы уже подали много заявок за последний час (не больше {limit}). Пожалуйста, пришлите следующую позже.',
 };
 
 /** Fills {name} placeholders; unknown names stay visible so a typo in a text is noticed. */

@@ -3,7 +3,7 @@ import type { PhotoMetrics, PhotoFailureReason } from '../analysis/types.ts';
 import type { Database } from './driver.ts';
 import type { PhotoOrigin } from '../vk/incoming.ts';
 
-export type UpdateOutcome = 'application' | 'no_photo' | 'hint' | 'ignored';
+export type UpdateOutcome = 'application' | 'no_photo' | 'hint' | 'ignored' | 'over_limit';
 
 /** Records the update's dedup key; false when it was recorded before (a repeat delivery). */
 export function recordUpdate(
@@ -144,6 +144,11 @@ export function getApplication(db: Database, id: number): ApplicationRow | undef
 export function markAnalysed(db: Database, id: number, now: number): boolean {
   return db.prepare(`UPDATE applications SET state = 'analysed', analysed_at = ? WHERE id = ? AND state = 'analysing'`).run(now, id)
     .changes === 1;
+}
+
+/** Applications this user started since `since` (for the per-user limit). */
+export function applicationsSince(db: Database, fromId: number, since: number): number {
+  return db.prepare('SELECT COUNT(*) AS n FROM applications WHERE from_id = ? AND received_at >= ?').get<{ n: number }>(fromId, since)?.n ?? 0;
 }
 
 export function countApplicationsByState(db: Database): Record<'analysing' | 'analysed', number> {

@@ -2,7 +2,7 @@
 import type { Database } from '../db/driver.ts';
 import { firstPart } from './split.ts';
 
-export type OutboxPurpose = 'ack' | 'result' | 'no_photo' | 'hint';
+export type OutboxPurpose = 'ack' | 'result' | 'no_photo' | 'hint' | 'over_limit';
 export type OutboxState = 'pending' | 'sent' | 'undeliverable' | 'failed';
 
 export interface OutboxRow {

@@ -5,7 +5,7 @@ import { RUSSIAN_TEXTS } from '../../src/app/texts.ts';
 import { parseIncoming, type RawMessage } from '../../src/vk/incoming.ts';
 import { tempDb, type TempDb } from '../helpers/db.ts';
 
-const settings: IntakeSettings = { scope: 'vk', trigger: 'подать заявку', hints: true, maxPhotos: 10, jobAttempts: 5, textLimit: 4000 };
+const settings: IntakeSettings = { scope: 'vk', trigger: 'подать заявку', hints: true, maxPhotos: 10, jobAttempts: 5, textLimit: 4000, perUserHourly: 3 };
 const photo = (url: string) => ({ type: 'photo', photo: { sizes: [{ type: 'x', url, width: 604, height: 453 }] } });
 
 function take(t: TempDb, raw: RawMessage) {
@@ -108,5 +108,30 @@ describe('trigger placement', () => {
     assert.equal(inWorld('sandbox-1').kind, 'no_photo');
     assert.equal(inWorld('sandbox-1').kind, 'duplicate');
     assert.equal(inWorld('sandbox-2').kind, 'no_photo');
+  });
+});
+
+describe('per-user limit', () => {
+  const t = tempDb();
+  after(() => t.cleanup());
+  it('refuses politely above the hourly limit, queues nothing, and lets others and later hours through', () => {
+    const photo1 = { type: 'photo', photo: { sizes: [{ type: 'x', url: 'https://sun9-1.userapi.com/l.jpg', width: 9, height: 9 }] } };
+    const at = (now: number, from: number, cmid: number) =>
+      takeMessage(
+        t.db,
+        parseIncoming({ peer_id: from, from_id: from, date: 1, conversation_message_id: cmid, text: 'подать заявку', attachments: [photo1] }, 0),
+        null,
+        settings,
+        RUSSIAN_TEXTS,
+        now,
+        Math.random,
+      ).kind;
+    assert.deepEqual([at(0, 7, 1), at(1, 7, 2), at(2, 7, 3)], ['application', 'application', 'application']);
+    assert.equal(at(3, 7, 4), 'over_limit');
+    assert.equal(at(4, 8, 1), 'application', 'another user is not limited');
+    assert.equal(at(3_600_001, 7, 5), 'application', 'an hour later the user may apply again');
+    const refusal = t.db.prepare(`SELECT message FROM outbox WHERE purpose = 'over_limit'`).get<{ message: string }>();
+    assert.match(refusal?.message ?? '', /не больше 3/);
+    assert.equal(t.db.prepare('SELECT COUNT(*) AS n FROM jobs').get<{ n: number }>()?.n, 5);
   });
 });
