@@ -89,3 +89,47 @@ describe('operating a running bot', { skip: NO_SHARED }, () => {
     }
   });
 });
+
+describe('a full disk', { skip: NO_SHARED }, () => {
+  const mountPoint = tempDir('zakadrom-full-');
+  let mounted = false;
+  let emulator: Running | undefined;
+
+  before(() => {
+    mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]).status === 0;
+  });
+  after(async () => {
+    await emulator?.kill('SIGTERM');
+    if (mounted) spawnSync('umount', ['-l', mountPoint]);
+  });
+
+  it('gets a clear error, no corruption, and work resumes when space returns', async (t) => {
+    if (!mounted) return t.skip('cannot mount a small tmpfs here (needs root)');
+    emulator = startZakadrom(['sandbox', '--port', '0']);
+    const [, url] = await emulator.waitFor(/^sandbox: (http:\/\/127\.0\.0\.1:\d+)$/m);
+    const sandbox = new SandboxClient(url ?? '');
+    const db = join(mountPoint, 'full.db');
+    const running = startZakadrom(['run', '--db', db], { VK_TOKEN: 'disk-token', VK_GROUP_ID: '1', VK_API_URL: `${url}/method` });
+    try {
+      await running.waitFor(/bot ready/);
+      // Fill the file system to the last block.
+      spawnSync('sh', ['-c', `dd if=/dev/zero of=${join(mountPoint, 'filler')} bs=4k 2>/dev/null; sync`]);
+      const photo = sharedFile('corpus/photos/gps_DSCN0025.jpg');
+      const peers: number[] = [];
+      for (let i = 0; i < 6; i += 1) peers.push((await sandbox.sendPhotos(900_001 + i, [photo])).peer_id);
+      await running.waitFor(/SQLITE_FULL|database or disk is full/, 20_000);
+      assert.equal(running.proc.exitCode, null, 'the bot keeps running on a full disk');
+      spawnSync('rm', ['-f', join(mountPoint, 'filler')]);
+      for (const peer of peers) await sandbox.waitForBot(peer, (m) => m.some(isResult), 60_000);
+      await new Promise((r) => setTimeout(r, 500));
+      for (const peer of peers) {
+        const m = await sandbox.botMessages(peer);
+        assert.deepEqual([m.filter(isAck).length, m.filter(isResult).length], [1, 1], `peer ${peer}`);
+      }
+    } finally {
+      await running.kill('SIGTERM');
+    }
+    const check = spawnSync('sqlite3', [db, 'PRAGMA integrity_check;'], { encoding: 'utf8' });
+    if (check.status === 0) assert.equal(check.stdout.trim(), 'ok');
+  });
+});
