@@ -167,7 +167,16 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
     deps.vk,
     {
       onUpdate,
-      loadPosition: () => getState(db, positionKey),
+      loadPosition: () => {
+        const saved = getState(db, positionKey);
+        return saved ? { ts: saved.value, at: saved.at } : undefined;
+      },
+      onGap: async (sinceMs) => {
+        // A minute of slack: message dates are whole seconds and clocks differ a little.
+        const messages = await deps.vk.unansweredSince(sinceMs - 60_000);
+        log.warn('catching up on messages the long poll lost', { since: new Date(sinceMs).toISOString(), found: messages.length });
+        for (const raw of messages) await onUpdate({ type: 'message_new', object: { message: raw } });
+      },
       savePosition: (ts) => setState(db, positionKey, ts, clock.now()),
       clock,
       log,

@@ -1,8 +1,9 @@
 // Small named values kept between runs in bot_state (e.g. the long-poll position).
 import type { Database } from './driver.ts';
 
-export function getState(db: Database, key: string): string | undefined {
-  return db.prepare('SELECT value FROM bot_state WHERE key = ?').get<{ value: string }>(key)?.value;
+export function getState(db: Database, key: string): { value: string; at: number } | undefined {
+  const row = db.prepare('SELECT value, updated_at FROM bot_state WHERE key = ?').get<{ value: string; updated_at: number }>(key);
+  return row ? { value: row.value, at: row.updated_at } : undefined;
 }
 
 export function setState(db: Database, key: string, value: string, now: number): void {

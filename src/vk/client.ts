@@ -39,8 +39,9 @@ function toVkCallError(error: unknown, method: string): VkCallError {
 
 export interface PollingOptions {
   onUpdate(update: LongPollUpdate): Promise<void>;
-  loadPosition(): string | undefined;
+  loadPosition(): { ts: string; at: number } | undefined;
   savePosition(ts: string): void;
+  onGap(sinceMs: number): Promise<void>;
   clock: Clock;
   log: Logger;
 }
@@ -48,6 +49,11 @@ export interface PollingOptions {
 export interface VkClient {
   vk: VK;
   transport: MessageTransport;
+  /**
+   * Messages users wrote since `sinceMs` in conversations the community has not answered yet,
+   * oldest first: how the bot catches up when the long poll has lost events.
+   */
+  unansweredSince(sinceMs: number): Promise<RawMessage[]>;
   /** The full message when a long-poll event was cropped. */
   fetchMessage(peerId: number, conversationMessageId: number): Promise<RawMessage | undefined>;
   /**
@@ -91,6 +97,25 @@ export function createVkClient(options: VkOptions): VkClient {
   return {
     vk,
     transport,
+    async unansweredSince(sinceMs) {
+      const found: RawMessage[] = [];
+      try {
+        // VK pages conversations by 200; a gap long enough to need more pages is a rare outage.
+        for (let offset = 0; offset < 2000; offset += 200) {
+          const page = await vk.api.messages.getConversations({ filter: 'unanswered', count: 200, offset, group_id: groupId || undefined });
+          for (const item of page.items) {
+            const history = await vk.api.messages.getHistory({ peer_id: item.conversation.peer.id, count: 50, group_id: groupId || undefined });
+            for (const m of history.items as RawMessage[] & { out?: number }[]) {
+              if ((m as { out?: number }).out === 0 && (m.date ?? 0) * 1000 >= sinceMs) found.push(m);
+            }
+          }
+          if (page.items.length < 200) break;
+        }
+      } catch (error) {
+        throw toVkCallError(error, 'messages.getConversations/getHistory');
+      }
+      return found.sort((a, b) => (a.date ?? 0) - (b.date ?? 0) || (a.conversation_message_id ?? 0) - (b.conversation_message_id ?? 0));
+    },
     async fetchMessage(peerId, conversationMessageId) {
       try {
         const { items } = await vk.api.messages.getByConversationMessageId({

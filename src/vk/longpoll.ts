@@ -24,9 +24,14 @@ export interface LongPollDeps {
   getServer(): Promise<LongPollServer>;
   /** Commits one update; throws when it could not (the batch is then fetched again). */
   onUpdate(update: LongPollUpdate): Promise<void>;
-  /** The position saved by the last run, if any. */
-  loadPosition(): string | undefined;
+  /** The position saved by the last run, if any, and when it was saved (unix ms). */
+  loadPosition(): { ts: string; at: number } | undefined;
   savePosition(ts: string): void;
+  /**
+   * VK lost events we may not have taken (failed 1 or 3, or a saved position it no longer
+   * knows): fetch what users wrote since `sinceMs` by other means. Errors are logged, not fatal.
+   */
+  onGap?(sinceMs: number): Promise<void>;
   clock: Clock;
   log: Logger;
   /** Seconds VK may hold a poll (VK's maximum is 90; 25 is what its docs advise). */
@@ -51,10 +56,10 @@ export class LongPoll {
   async start(): Promise<void> {
     const server = await this.deps.getServer();
     const saved = this.deps.loadPosition();
-    if (saved !== undefined && saved !== String(server.ts)) {
-      this.deps.log.info('long poll resumes from the saved position', { saved, newest: String(server.ts) });
+    if (saved !== undefined && saved.ts !== String(server.ts)) {
+      this.deps.log.info('long poll resumes from the saved position', { saved: saved.ts, newest: String(server.ts) });
     }
-    this.loop = this.run(server, saved ?? String(server.ts));
+    this.loop = this.run(server, saved?.ts ?? String(server.ts), saved?.at ?? this.deps.clock.now());
   }
 
   /** Milliseconds since the last poll was answered or sent (for health checks). */
@@ -68,11 +73,13 @@ export class LongPoll {
     await this.loop?.catch(() => undefined);
   }
 
-  private async run(first: LongPollServer, firstTs: string): Promise<void> {
+  private async run(first: LongPollServer, firstTs: string, takenUntilAtStart: number): Promise<void> {
     const { clock, log } = this.deps;
     let server = first;
     let ts = firstTs;
     let failures = 0;
+    // Everything written before this was taken (a position is saved only after its commits).
+    let takenUntil = takenUntilAtStart;
     while (!this.stopped) {
       try {
         this.lastPollAt = clock.now();
@@ -82,6 +89,7 @@ export class LongPoll {
           // History partly lost (or our position is from another world): continue from VK's.
           log.warn('long poll history lost up to a point; continuing from the position VK gives', { from: ts, to: String(reply.ts) });
           ts = String(reply.ts);
+          await this.fillGap(takenUntil);
           this.deps.savePosition(ts);
           continue;
         }
@@ -94,10 +102,13 @@ export class LongPoll {
           server = await this.deps.getServer();
           log.warn('long poll information lost; continuing from the newest position', { failed: reply.failed, from: ts, to: server.ts });
           ts = String(server.ts);
+          await this.fillGap(takenUntil);
           this.deps.savePosition(ts);
           continue;
         }
+        const answeredAt = clock.now();
         for (const update of reply.updates ?? []) await this.deps.onUpdate(update);
+        takenUntil = answeredAt;
         if (reply.ts !== undefined && String(reply.ts) !== ts) {
           ts = String(reply.ts);
           this.deps.savePosition(ts);
@@ -117,6 +128,15 @@ export class LongPoll {
           }
         }
       }
+    }
+  }
+
+  private async fillGap(sinceMs: number): Promise<void> {
+    if (!this.deps.onGap) return;
+    try {
+      await this.deps.onGap(sinceMs);
+    } catch (error) {
+      this.deps.log.error('could not look up messages written during the gap', { error });
     }
   }
 

@@ -65,6 +65,24 @@ describe('operating a running bot', { skip: NO_SHARED }, () => {
     }
   });
 
+  it('after VK lost the events of a downtime (failed 3), catches up through unanswered conversations', async () => {
+    const db = join(tempDir(), 'gap.db');
+    const first = bot(db);
+    await first.waitFor(/bot ready/);
+    const before = await apply([sharedFile('corpus/photos/cam_Nikon_D70.jpg')]);
+    await sandbox.waitForBot(before, (m) => m.some(isResult), 30_000);
+    await first.kill('SIGKILL');
+    const during = await apply([sharedFile('corpus/photos/cam_Pentax_K10D.jpg')]);
+    await sandbox.fault({ longpoll: { failed: 3 }, count: 1 });
+    const second = bot(db);
+    try {
+      await answeredOnce([before, during]);
+      assert.match(second.stderr(), /catching up on messages the long poll lost/);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+
   it('keeps going while an outside reader holds a long read transaction and a writer holds the lock', { skip: HAVE_SQLITE3 ? false : 'no sqlite3 command here' }, async () => {
     const db = join(tempDir(), 'shared.db');
     const running = bot(db);

@@ -13,11 +13,13 @@ describe('Bots Long Poll loop', () => {
   let h: Harness;
   let user: SandboxClient;
   const texts: string[] = [];
-  let position: string | undefined;
+  let position: { ts: string; at: number } | undefined;
+  const gaps: number[] = [];
+  let current: VkClient | undefined;
   const logs: string[] = [];
 
   function client(): VkClient {
-    return createVkClient({ token: 'lp-token', apiUrl: h.sandbox.apiUrl, groupId: h.sandbox.groupId, requestsPerSecond: 20, apiTimeoutMs: 2000 });
+    return (current = createVkClient({ token: 'lp-token', apiUrl: h.sandbox.apiUrl, groupId: h.sandbox.groupId, requestsPerSecond: 20, apiTimeoutMs: 2000 }));
   }
   function options(extra: Partial<{ failOn: string }> = {}) {
     return {
@@ -28,7 +30,11 @@ describe('Bots Long Poll loop', () => {
       },
       loadPosition: () => position,
       savePosition: (ts: string) => {
-        position = ts;
+        position = { ts, at: Date.now() };
+      },
+      onGap: async (since: number) => {
+        gaps.push(since);
+        for (const m of (await current?.unansweredSince(since - 60_000)) ?? []) texts.push(`${m.text ?? ''} (caught up)`);
       },
       clock: systemClock(),
       log: createLogger({ level: 'debug', json: true, write: (l) => logs.push(l), now: Date.now, secrets: [] }),
@@ -107,5 +113,22 @@ describe('Bots Long Poll loop', () => {
     assert.ok(texts.indexOf('flaky') < texts.indexOf('after flaky'), 'order kept');
     await vk.stopPolling();
     vk.close();
+  });
+
+  it('when VK has lost the events (failed 3), catches up through the unanswered conversations', async () => {
+    const vk = client();
+    await vk.startPolling(options());
+    await user.send({ from_id: 4, text: 'before the outage' });
+    await seen('before the outage');
+    await vk.stopPolling();
+    vk.close();
+    await user.send({ from_id: 5, text: 'during the outage' });
+    await user.fault({ longpoll: { failed: 3 }, count: 1 });
+    const again = client();
+    await again.startPolling(options());
+    await seen('during the outage (caught up)', 20_000);
+    assert.ok(gaps.length >= 1);
+    await again.stopPolling();
+    again.close();
   });
 });
