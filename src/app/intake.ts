@@ -2,7 +2,7 @@
 // application, the application, its photos, one analysis job per photo and the acknowledgement.
 import type { Database } from '../db/driver.ts';
 import { applicationsSince, insertApplication, insertPhoto, recordUpdate } from '../db/applications.ts';
-import { queueMessage } from '../outbox/store.ts';
+import { queueMessage, sentRecently } from '../outbox/store.ts';
 import { enqueue } from '../queue/jobs.ts';
 import { isTrigger, type IncomingMessage } from '../vk/incoming.ts';
 import { fill, type Texts } from './texts.ts';
@@ -37,6 +37,7 @@ export function dedupKey(scope: string, msg: Pick<IncomingMessage, 'peerId' | 'c
 
 const CHAT_PEER_OFFSET = 2_000_000_000;
 const HOUR_MS = 3_600_000;
+const HINT_EVERY_MS = 15 * 60_000;
 
 export function takeMessage(
   db: Database,
@@ -58,6 +59,9 @@ export function takeMessage(
     const overLimit =
       trigger && msg.photos.length > 0 && applicationsSince(db, msg.fromId, now - HOUR_MS) >= settings.perUserHourly;
     const outcome = !trigger ? 'hint' : msg.photos.length === 0 ? 'no_photo' : overLimit ? 'over_limit' : 'application';
+    if (outcome === 'hint' && sentRecently(db, msg.peerId, 'hint', now - HINT_EVERY_MS)) {
+      return { kind: 'ignored' }; // one hint per quarter of an hour is help; more is noise
+    }
     const fresh = recordUpdate(
       db,
       { dedupKey: dedupKey(settings.scope, msg), eventId, peerId: msg.peerId, fromId: msg.fromId, outcome },

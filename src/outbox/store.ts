@@ -62,6 +62,7 @@ export function nextPart(row: OutboxRow): OutgoingPart {
 /**
  * Due rows, oldest first, at most one per peer and only the peer's oldest pending row, so a
  * result never overtakes its acknowledgement even while the acknowledgement waits to retry.
+ * Hints go after everything else: a burst of chatter must not delay anyone's application.
  */
 export function dueMessages(db: Database, now: number, limit: number, busyPeers: ReadonlySet<number>): OutboxRow[] {
   const rows = db
@@ -70,11 +71,19 @@ export function dueMessages(db: Database, now: number, limit: number, busyPeers:
          FROM outbox o
         WHERE o.state = 'pending' AND o.next_attempt_at <= ?
           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.peer_id = o.peer_id AND p.state = 'pending' AND p.id < o.id)
-        ORDER BY o.id
+        ORDER BY o.purpose = 'hint', o.id
         LIMIT ?`,
     )
     .all<OutboxRow>(now, limit + busyPeers.size);
   return rows.filter((r) => !busyPeers.has(r.peer_id)).slice(0, limit);
+}
+
+/** Whether this peer got a message of this purpose since `since` (to not repeat hints). */
+export function sentRecently(db: Database, peerId: number, purpose: OutboxPurpose, since: number): boolean {
+  return (
+    db.prepare('SELECT 1 AS x FROM outbox WHERE peer_id = ? AND purpose = ? AND created_at >= ? LIMIT 1').get(peerId, purpose, since) !==
+    undefined
+  );
 }
 
 export function nextMessageDueAt(db: Database): number | undefined {

@@ -59,6 +59,9 @@ export class LongPoll {
     if (saved !== undefined && saved.ts !== String(server.ts)) {
       this.deps.log.info('long poll resumes from the saved position', { saved: saved.ts, newest: String(server.ts) });
     }
+    // Saved at once on a first start, so what users write before the first update arrives (or
+    // while this run is down) is taken by the next start too.
+    if (saved === undefined) this.deps.savePosition(String(server.ts));
     this.loop = this.run(server, saved?.ts ?? String(server.ts), saved?.at ?? this.deps.clock.now());
   }
 

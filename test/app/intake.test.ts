@@ -135,3 +135,17 @@ describe('per-user limit', () => {
     assert.equal(t.db.prepare('SELECT COUNT(*) AS n FROM jobs').get<{ n: number }>()?.n, 5);
   });
 });
+
+describe('hints', () => {
+  const t = tempDb();
+  after(() => t.cleanup());
+  it('hints a chatty user once per quarter of an hour, and a hint never goes before an application reply', async () => {
+    const say = (now: number, cmid: number, from = 9) =>
+      takeMessage(t.db, parseIncoming({ peer_id: from, from_id: from, date: 1, conversation_message_id: cmid, text: 'привет' }, 0), null, settings, RUSSIAN_TEXTS, now, Math.random).kind;
+    assert.deepEqual([say(0, 1), say(1000, 2), say(15 * 60_000 + 1, 3)], ['hint', 'ignored', 'hint']);
+    const { dueMessages } = await import('../../src/outbox/store.ts');
+    takeMessage(t.db, parseIncoming({ peer_id: 10, from_id: 10, date: 1, conversation_message_id: 1, text: 'подать заявку' }, 0), null, settings, RUSSIAN_TEXTS, 2_000_000, Math.random);
+    const due = dueMessages(t.db, 3_000_000, 10, new Set());
+    assert.equal(due[0]?.purpose, 'no_photo', 'the reply to an application comes before older hints');
+  });
+});

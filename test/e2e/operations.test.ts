@@ -83,6 +83,30 @@ describe('operating a running bot', { skip: NO_SHARED }, () => {
     }
   });
 
+  it('takes in a burst of 1000 updates without making an application wait behind the chatter', async () => {
+    const db = join(tempDir(), 'burst.db');
+    const first = bot(db);
+    await first.waitFor(/bot ready/);
+    await first.kill('SIGKILL');
+    // While the bot is down, 1000 people write something; then one applies.
+    const chatter: Promise<unknown>[] = [];
+    for (let i = 0; i < 1000; i += 1) {
+      chatter.push(sandbox.send({ from_id: 1_000_000 + i, text: `привет ${i}` }));
+      if (chatter.length >= 50) await Promise.all(chatter.splice(0));
+    }
+    await Promise.all(chatter);
+    const applicant = await apply([sharedFile('corpus/photos/cam_Canon_40D.jpg')]);
+    const second = bot(db);
+    try {
+      await sandbox.waitForBot(applicant, (m) => m.some(isAck), 60_000);
+      const hintsSent = (await sandbox.calls('messages.send')).filter((c) => Number(c.params.peer_id) >= 1_000_000).length;
+      assert.ok(hintsSent < 500, `the acknowledgement went out after ${hintsSent} of 1000 hints, not behind all of them`);
+      await answeredOnce([applicant]);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+
   it('keeps going while an outside reader holds a long read transaction and a writer holds the lock', { skip: HAVE_SQLITE3 ? false : 'no sqlite3 command here' }, async () => {
     const db = join(tempDir(), 'shared.db');
     const running = bot(db);
