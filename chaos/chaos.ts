@@ -147,6 +147,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
   const killer = (async () => {
     while (kills < o.kills) {
+      // Mostly while it works (after it is ready), sometimes in the middle of its start.
+      if (Math.random() < 0.8) {
+        const current = bot;
+        await waitFor(() => current.output().includes('bot ready') || current.proc.exitCode !== null, 30_000, 'bot ready').catch(() => {});
+      }
       await sleep(100 + Math.random() * 700);
       bot.proc.kill('SIGKILL');
       await new Promise((r) => bot.proc.once('exit', r));

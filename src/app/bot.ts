@@ -171,10 +171,13 @@ export async function startBot(deps: BotDeps): Promise<Bot> {
         const saved = getState(db, positionKey);
         return saved ? { ts: saved.value, at: saved.at } : undefined;
       },
+      installedAt: db.prepare('SELECT MIN(applied_at) AS at FROM schema_migrations').get<{ at: number }>()?.at ?? clock.now(),
       onGap: async (sinceMs) => {
         // A minute of slack: message dates are whole seconds and clocks differ a little.
         const messages = await deps.vk.unansweredSince(sinceMs - 60_000);
-        log.warn('catching up on messages the long poll lost', { since: new Date(sinceMs).toISOString(), found: messages.length });
+        const fields = { since: new Date(sinceMs).toISOString(), found: messages.length };
+        if (messages.length > 0) log.warn('catching up on messages the long poll lost', fields);
+        else log.debug('looked for messages the long poll may have lost; none', fields);
         for (const raw of messages) await onUpdate({ type: 'message_new', object: { message: raw } });
       },
       savePosition: (ts) => setState(db, positionKey, ts, clock.now()),

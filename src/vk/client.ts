@@ -42,6 +42,7 @@ export interface PollingOptions {
   loadPosition(): { ts: string; at: number } | undefined;
   savePosition(ts: string): void;
   onGap(sinceMs: number): Promise<void>;
+  installedAt: number;
   clock: Clock;
   log: Logger;
 }

@@ -26,6 +26,11 @@ export interface LongPollDeps {
   onUpdate(update: LongPollUpdate): Promise<void>;
   /** The position saved by the last run, if any, and when it was saved (unix ms). */
   loadPosition(): { ts: string; at: number } | undefined;
+  /**
+   * When this installation began (unix ms): with no saved position yet (a first start, or
+   * earlier starts that died before saving one), what users wrote since then is caught up.
+   */
+  installedAt: number;
   savePosition(ts: string): void;
   /**
    * VK lost events we may not have taken (failed 1 or 3, or a saved position it no longer
@@ -62,7 +67,7 @@ export class LongPoll {
     // Saved at once on a first start, so what users write before the first update arrives (or
     // while this run is down) is taken by the next start too.
     if (saved === undefined) this.deps.savePosition(String(server.ts));
-    this.loop = this.run(server, saved?.ts ?? String(server.ts), saved?.at ?? this.deps.clock.now());
+    this.loop = this.run(server, saved?.ts ?? String(server.ts), saved?.at ?? this.deps.clock.now(), saved === undefined);
   }
 
   /** Milliseconds since the last poll was answered or sent (for health checks). */
@@ -76,13 +81,14 @@ export class LongPoll {
     await this.loop?.catch(() => undefined);
   }
 
-  private async run(first: LongPollServer, firstTs: string, takenUntilAtStart: number): Promise<void> {
+  private async run(first: LongPollServer, firstTs: string, takenUntilAtStart: number, firstStart: boolean): Promise<void> {
     const { clock, log } = this.deps;
     let server = first;
     let ts = firstTs;
     let failures = 0;
     // Everything written before this was taken (a position is saved only after its commits).
     let takenUntil = takenUntilAtStart;
+    if (firstStart) await this.fillGap(this.deps.installedAt);
     while (!this.stopped) {
       try {
         this.lastPollAt = clock.now();

@@ -36,6 +36,7 @@ describe('Bots Long Poll loop', () => {
         gaps.push(since);
         for (const m of (await current?.unansweredSince(since - 60_000)) ?? []) texts.push(`${m.text ?? ''} (caught up)`);
       },
+      installedAt: Date.now(),
       clock: systemClock(),
       log: createLogger({ level: 'debug', json: true, write: (l) => logs.push(l), now: Date.now, secrets: [] }),
       waitSeconds: 1,
