@@ -67,6 +67,11 @@ export async function request(sandbox: Sandbox, method: string, path: string, bo
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
+  return readReply(res);
+}
+
+/** Any HTTP answer, its body parsed as JSON when it is JSON. */
+export async function readReply(res: Response): Promise<Reply> {
   const text = await res.text();
   let json: unknown;
   try {
@@ -94,14 +99,7 @@ export async function callApi(sandbox: Sandbox, method: string, params: Record<s
     headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
     body: new URLSearchParams(params),
   });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readReply(res);
 }
 
 export function b64(bytes: Uint8Array): string {

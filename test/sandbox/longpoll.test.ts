@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { callApi, request, startHarness, userSends, type Harness } from './harness.ts';
+import { callApi, readReply, request, startHarness, userSends, type Harness } from './harness.ts';
 
 const T = { timeout: 15_000 };
 
@@ -36,15 +36,8 @@ async function poll(
     ts,
   }).toString();
   const started = Date.now();
-  const res = await fetch(url, { signal: options.signal });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, ms: Date.now() - started };
+  const { status, text, json } = await readReply(await fetch(url, { signal: options.signal }));
+  return { status, text, json, ms: Date.now() - started };
 }
 
 describe('long poll protocol', () => {
