@@ -105,6 +105,8 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX outbox_application ON outbox (application_id);
+-- For "did this user get a hint lately", asked on every private message that is not an application.
+CREATE INDEX outbox_peer_purpose ON outbox (peer_id, purpose, created_at);
 
 -- Small named values the bot keeps between runs (e.g. the long-poll position).
 CREATE TABLE bot_state (

@@ -17,13 +17,12 @@ export interface AnalysisOptions {
 }
 
 /** Reasons a photo cannot be analysed at all; each has a user-facing text in app/texts.ts. */
-export type PhotoFailureReason =
-  | 'too_large'
-  | 'too_small'
-  | 'unsupported_format'
-  | 'corrupt'
-  | 'download_failed'
-  | 'worker_crashed';
+export const PHOTO_FAILURE_REASONS = ['too_large', 'too_small', 'unsupported_format', 'corrupt', 'download_failed', 'worker_crashed'] as const;
+export type PhotoFailureReason = (typeof PHOTO_FAILURE_REASONS)[number];
+
+export function isPhotoFailureReason(code: string | undefined): code is PhotoFailureReason {
+  return (PHOTO_FAILURE_REASONS as readonly (string | undefined)[]).includes(code);
+}
 
 /** Findings that make the verdict "retake". */
 export type RetakeReason = 'too_dark' | 'overexposed' | 'blurry' | 'low_resolution' | 'duplicate';

@@ -1,6 +1,6 @@
 // The analyse_photo job: download, analyse in a worker, then in the completing transaction
 // store the findings and, when the application's last photo is done, queue the result.
-import type { AnalysisOptions, AnalysisOutcome, PhotoFailureReason, RetakeReason } from '../analysis/types.ts';
+import { isPhotoFailureReason, type AnalysisOptions, type AnalysisOutcome, type PhotoFailureReason, type RetakeReason } from '../analysis/types.ts';
 import { phashDistance } from '../analysis/metrics.ts';
 import {
   earlierHashes,
@@ -54,7 +54,6 @@ export class PhotoJobError extends Error {
   }
 }
 
-const FAILURE_REASONS = new Set<string>(['too_large', 'too_small', 'unsupported_format', 'corrupt', 'download_failed', 'worker_crashed']);
 
 function findingOf(row: ReturnType<typeof photosOfApplication>[number]): PhotoFinding {
   if (row.state === 'analysed' && row.metrics_json) {
@@ -130,7 +129,7 @@ export function createPhotoJobHandler(deps: PhotoJobDeps): JobHandler {
     giveUp(job: Job, failure: JobFailure, now: number) {
       const photo = getPhoto(db, photoIdOf(job));
       if (!photo || photo.state !== 'waiting') return;
-      const reason = (FAILURE_REASONS.has(failure.code ?? '') ? failure.code : 'worker_crashed') as PhotoFailureReason;
+      const reason: PhotoFailureReason = isPhotoFailureReason(failure.code) ? failure.code : 'worker_crashed';
       storeFailed(db, photo.id, { reason, detail: failure.message }, now);
       finishApplicationIfDone(photo.application_id, now);
     },
